@@ -1,0 +1,7 @@
+#include "pipeline/version.h"
+
+namespace logpipe {
+
+const char* Version() { return LOGPIPE_VERSION; }
+
+}  // namespace logpipe

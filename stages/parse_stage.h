@@ -1,0 +1,83 @@
+#pragma once
+// ParseStage matches every selected line against one RE2 pattern and fills the schema's fields
+// from its named groups, converting typed fields (int, float, time) once.
+//
+// Matching is on bytes (RE2 Latin-1) by default, so invalid UTF-8 never drops a line. With
+// `utf8` set, a line that is not valid UTF-8 is rejected (RejectReason::kInvalidUtf8) and the
+// pattern is matched in RE2's UTF-8 mode. The match is anchored at both ends of the line.
+// Only the groups that name schema fields are captured: every other group is rewritten to
+// (?:...) before compiling, because RE2 is 2-2.5x faster with <= 4 captures (BASELINES.md).
+// Rows that do not match leave `selected`, are listed in batch.rejects and counted.
+// A typed field whose text does not convert is absent in that row and counted in
+// counters.conversion_errors[field]; text that is empty or "-" is absent and not an error.
+// Thread-safety: Process is const; run it concurrently with one Scratch per worker.
+// Cost: one RE2 Match per line with a reused submatch array; no allocation per line.
+// Errors: Create returns kConfig quoting the pattern and RE2's error message, or naming a
+//   schema field that the pattern has no group for.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/status.h"
+#include "stages/schema.h"
+#include "stages/stage.h"
+#include "stages/time_format.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace logpipe {
+
+// The named groups of `regex` in order of their opening parenthesis.
+// Errors: kConfig quoting the pattern and RE2's message when it does not compile.
+Result<std::vector<std::string>> NamedGroups(const std::string& regex);
+
+// Rewrites `regex` so that only the named groups in `keep` capture: other named groups and
+// all unnamed groups become (?:...). Escapes, character classes ([(]) and (?flags) are
+// respected. Errors: kConfig when the pattern is malformed.
+Result<std::string> KeepOnlyCaptures(const std::string& regex,
+                                     const std::vector<std::string>& keep);
+
+struct ParseOptions {
+  std::string regex;  // the full pattern with (?P<name>...) groups, unanchored
+  bool utf8 = false;  // `encoding: utf8`
+};
+
+class ParseStage : public Transform {
+ public:
+  // Captures exactly the groups named by the fields of `schema` (every schema field must be
+  // a named group of the pattern).
+  static Result<std::unique_ptr<ParseStage>> Create(const ParseOptions& options,
+                                                    const Schema& schema);
+  ~ParseStage() override;
+
+  std::string_view name() const override { return "parse"; }
+  std::unique_ptr<Scratch> NewScratch() const override;
+  void Process(RecordBatch& batch, Scratch& scratch) const override;
+
+  // The pattern as compiled (after capture pushdown), the number of capturing groups, and
+  // which RE2 engine that allows, for --explain: e.g. "3 captures: one-pass (DFA + OnePass)".
+  const std::string& compiled_regex() const { return compiled_regex_; }
+  int capture_count() const { return capture_count_; }
+  std::string EngineSummary() const;
+
+ private:
+  ParseStage() = default;
+  std::unique_ptr<re2::RE2> re_;
+  std::string compiled_regex_;
+  int capture_count_ = 0;
+  bool utf8_ = false;
+  // group index (1-based) -> schema field index, and the field's conversion
+  struct Slot {
+    int group;
+    size_t field;
+    FieldType type;
+    TimeFormat time_format;
+  };
+  std::vector<Slot> slots_;
+};
+
+}  // namespace logpipe
