@@ -11,7 +11,10 @@
 // A typed field whose text does not convert is absent in that row and counted in
 // counters.conversion_errors[field]; text that is empty or "-" is absent and not an error.
 // Thread-safety: Process is const; run it concurrently with one Scratch per worker.
-// Cost: one RE2 Match per line with a reused submatch array; no allocation per line.
+// Cost: one RE2 Match per line with a reused submatch array from the Scratch; logpipe
+//   allocates nothing per line. RE2 itself allocates nothing per line on its DFA path (no
+//   captures) and OnePass path (<= 4 captures and a one-pass pattern, see EngineSummary),
+//   once its DFA cache is warm; its BitState and NFA paths allocate per call.
 // Errors: Create returns kConfig quoting the pattern and RE2's error message, or naming a
 //   schema field that the pattern has no group for.
 
@@ -59,7 +62,9 @@ class ParseStage : public Transform {
   void Process(RecordBatch& batch, Scratch& scratch) const override;
 
   // The pattern as compiled (after capture pushdown), the number of capturing groups, and
-  // which RE2 engine that allows, for --explain: e.g. "3 captures: one-pass (DFA + OnePass)".
+  // which RE2 engines that count allows, for --explain, e.g. "3 captures: one-pass eligible
+  // (<= 4 captures); ...". RE2 does not report the engine it picks, so this says what is
+  // possible, not what happens.
   const std::string& compiled_regex() const { return compiled_regex_; }
   int capture_count() const { return capture_count_; }
   std::string EngineSummary() const;
