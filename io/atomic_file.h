@@ -6,7 +6,8 @@
 // Thread-safety: none.
 // Lifetime: destroying an AtomicFile that was not committed removes its temp file.
 // Errors: kCantCreate naming the target path and the OS reason (missing directory,
-//   permission, disk full) and saying what to check.
+//   permission, disk full) and saying what to check. After a failed write, Commit() fails and
+//   publishes nothing. Append() or Commit() after Commit()/Abort() is kInternal (a bug).
 
 #include <string>
 #include <string_view>
@@ -43,6 +44,7 @@ class AtomicFile {
   std::string temp_path_;
   int fd_ = -1;
   std::string buffer_;
+  bool failed_ = false;  // a write failed; Commit() must not publish a partial file
 };
 
 }  // namespace logpipe

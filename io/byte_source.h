@@ -5,7 +5,8 @@
 // Thread-safety: none; one reader at a time.
 // Cost: Read() is one read(2) (or one decompression step); no mmap, no whole-file buffering.
 // Errors: Read() returns kIoError naming the input and the byte offset; a truncated or
-//   corrupt compressed stream is kDataError ("a.log.gz: truncated gzip stream at byte N").
+//   corrupt compressed stream is kDataError ("a.log.gz: truncated gzip stream (ended at
+//   compressed byte N); ..."), as are bytes after a gzip member that are not another member.
 
 #include <cstddef>
 #include <cstdint>
@@ -31,7 +32,8 @@ const char* CompressionName(Compression c);
 // Opens `path` for streaming ("-" is standard input) and, if its first bytes are a gzip
 // (1f 8b) or zstd (28 b5 2f fd) magic number, wraps it in a decompressor: detection is by
 // content, never by file name. Multi-member gzip and multi-frame zstd are read to the end.
-// Errors: kNoInput for a missing or unreadable file, naming it and the OS reason.
+// Errors: kNoInput for a missing or unreadable file or a directory, naming it and the OS
+//   reason.
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 
 // Wraps an already open source the same way (used for stdin, tests, and later for URLs).
