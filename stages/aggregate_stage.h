@@ -4,24 +4,41 @@
 // cluster shards can each fold part of the input and merge in any order to the same bytes.
 //
 // Group keys (config `group_by`): a field name (`status`), or a time bucket of a time field:
-//   `bucket(ts, 5m)` (any duration: ms s m h d), `minute(ts)`, `hour(ts)`, `day(ts)`.
-// Metrics (config `metrics: {name: expr}`):
+//   `bucket(ts, 5m)` (a whole number and one unit: ms s m h d), `minute(ts)`, `hour(ts)`,
+//   `day(ts)`. A bucket is floor(time / size) * size, toward -infinity (so times before 1970
+//   fall in the bucket that starts at or before them). An absent value is its own group.
+// Metrics (config `metrics: {name: expr}`), over the present values of a field:
 //   count                 rows in the group
-//   sum(f) min(f) max(f)  over present values of an int/float/time field (min/max also string)
-//   avg(f)                sum / count of present values (float)
-//   distinct(f)           exact number of distinct texts
-//   top(f, k)             exact k most frequent texts: count desc, then text bytewise asc
-//   pNN(f)                exact nearest-rank percentile (p50, p95, p99.9) of an int/float field
-// Exactness: int sums are int64; float sums are accumulated exactly in fixed point (1e-9
-// units, 128-bit), so no result depends on the order of addition.
-// Finish: one row per group, rows sorted by key (ints/floats numerically, times by instant,
-// strings bytewise; absent before present); columns are the group_by labels then metrics in
-// config order. Without group_by there is exactly one row (possibly with count 0).
+//   sum(f)                int or float field; no values -> 0
+//   avg(f)                int or float field: sum / number of values (float); none -> null
+//   min(f) max(f)         int, float, time (numerically) or string (bytewise); none -> null
+//   distinct(f)           exact number of distinct values
+//   top(f, k)             exact k most frequent values: count desc, then value text bytewise asc
+//   pNN(f)                int, float or time field: exact nearest-rank percentile, the smallest
+//                         value v with at least NN% of the values <= v (rank ceil(NN/100 * n),
+//                         at least 1; NN in (0, 100] with up to 6 decimals: p50, p99.9);
+//                         none -> null
+// Values compare by type: int and time fields by their integer, floats by value (-0 == 0, all
+// NaNs one value), strings by bytes. distinct/top/pNN therefore count " 200" and "200" of an
+// int field as one value; top shows ints in decimal, times as ISO 8601, floats shortest.
+// Exactness: int sums are 128-bit (a sum beyond int64 is reported as a float); float sums
+// are accumulated exactly in fixed point (each value rounded once to 1e-9 units, then a
+// 192-bit integer sum), so no result depends on the order of addition. NaN inputs make a float
+// sum NaN; +-inf (or values beyond +-8e28) make it +-inf. min/max/pNN skip NaN.
+// Finish: one row per group, rows sorted by key (ints/floats numerically with NaN last,
+// times by instant, strings bytewise; absent before present); columns are the group_by
+// labels then metrics in config order. Without group_by there is exactly one row (possibly
+// with count 0).
 // Thread-safety: const methods run concurrently with distinct Partials.
-// Cost: key hashed once per row into an open-addressing table; key bytes copied only when a
-//   group is first seen; no allocation for rows of groups (and values) already seen.
-// Errors: Create returns kConfig naming an unknown field, a wrong type (sum of a string), or
-//   a malformed expression; Decode returns kDataError for corrupt bytes.
+// Cost: per batch, each row's composite key is built into a reused buffer and hashed once;
+//   lookups in the open-addressing tables (stages/hash_table.h) are pipelined with
+//   prefetches. Key bytes are copied only when a group (or a group's value) is first seen;
+//   Add allocates nothing for groups and values already seen once a batch of that size has
+//   been added. distinct/top/pNN keep every distinct (group, value) pair: memory grows with
+//   their number.
+// Errors: Create returns kConfig naming an unknown field, a wrong type (sum of a string),
+//   a malformed expression or a column name used twice; Decode returns kDataError for
+//   corrupt, truncated or foreign bytes, and then leaves `into` unchanged.
 
 #include <cstdint>
 #include <memory>
@@ -35,18 +52,18 @@
 namespace logpipe {
 
 struct GroupKeySpec {
-  std::string label;       // the column name: "status", "bucket(ts, 5m)"
-  std::string field;       // the field it reads
-  int64_t bucket_ms = 0;   // 0: the field's value; otherwise floor(time / bucket_ms) * bucket_ms
+  std::string label;      // the column name: "status", "bucket(ts, 5m)"
+  std::string field;      // the field it reads
+  int64_t bucket_ms = 0;  // 0: the field's value; otherwise floor(time / bucket_ms) * bucket_ms
 };
 
 struct MetricSpec {
   enum class Kind { kCount, kSum, kMin, kMax, kAvg, kDistinct, kTop, kPercentile };
-  std::string name;        // the column name (config key)
+  std::string name;  // the column name (config key)
   Kind kind = Kind::kCount;
-  std::string field;       // empty for count
-  int64_t k = 0;           // top(f, k)
-  double percentile = 0;   // pNN: 0 < NN <= 100
+  std::string field;      // empty for count
+  int64_t k = 0;          // top(f, k)
+  double percentile = 0;  // pNN: 0 < NN <= 100
 };
 
 // Parse one `group_by` entry / one `metrics` value. Errors: kConfig saying what was expected.
@@ -64,7 +81,10 @@ class AggregateStage : public Aggregate {
   std::unique_ptr<Partial> NewPartial() const override;
   void Add(const RecordBatch& batch, Partial& into) const override;
   void Merge(Partial&& from, Partial& into) const override;
+  // Appends a compact, versioned byte form of `p` (varints; the stage's shape is included so
+  // bytes from another config are refused).
   void Encode(const Partial& p, std::string* out) const override;
+  // Folds the partial encoded in `bytes` into `*into` (which may already hold data).
   Status Decode(std::string_view bytes, Partial* into) const override;
   Table Finish(Partial&& all) const override;
 

@@ -1,0 +1,1407 @@
+#include "stages/aggregate_stage.h"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+#include "stages/hash_table.h"
+#include "stages/time_format.h"
+
+namespace logpipe {
+
+namespace {
+
+using Kind = MetricSpec::Kind;
+
+// ---------------------------------------------------------------------------------------------
+// Parsing group_by entries and metric expressions.
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A field name as the parse stage's named groups allow: [A-Za-z_][A-Za-z0-9_]*.
+bool IsFieldName(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    const bool digit = c >= '0' && c <= '9';
+    if (!(alpha || (i > 0 && digit))) return false;
+  }
+  return true;
+}
+
+// Splits "fn(args)" into fn and args (both trimmed). False if `text` is not of that shape.
+bool SplitCall(std::string_view text, std::string_view* fn, std::string_view* args) {
+  const size_t open = text.find('(');
+  if (open == std::string_view::npos || text.size() < open + 2 || text.back() != ')') {
+    return false;
+  }
+  *fn = Trim(text.substr(0, open));
+  *args = Trim(text.substr(open + 1, text.size() - open - 2));
+  return args->find_first_of("()") == std::string_view::npos;
+}
+
+// Splits "a, b" at its only comma. False unless there is exactly one comma.
+bool SplitPair(std::string_view args, std::string_view* a, std::string_view* b) {
+  const size_t comma = args.find(',');
+  if (comma == std::string_view::npos || args.find(',', comma + 1) != std::string_view::npos) {
+    return false;
+  }
+  *a = Trim(args.substr(0, comma));
+  *b = Trim(args.substr(comma + 1));
+  return true;
+}
+
+constexpr char kGroupKeyExpected[] =
+    "expected a field name, bucket(f, duration), minute(f), hour(f) or day(f)";
+constexpr char kMetricExpected[] =
+    "expected count, sum(f), min(f), max(f), avg(f), distinct(f), top(f, k) or pNN(f)";
+
+// "99.9" -> 99.9 when it is digits with an optional fraction of at most 6 digits.
+bool ParsePercentile(std::string_view s, double* out) {
+  const size_t dot = s.find('.');
+  const std::string_view whole = s.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? "" : s.substr(dot + 1);
+  if (whole.empty() || whole.size() > 3) return false;
+  if (dot != std::string_view::npos && (frac.empty() || frac.size() > 6)) return false;
+  for (char c : whole) {
+    if (c < '0' || c > '9') return false;
+  }
+  for (char c : frac) {
+    if (c < '0' || c > '9') return false;
+  }
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact sums: a 192-bit two's complement integer (unsigned arithmetic, so corrupt partials can
+// wrap but never invoke undefined behaviour) plus flags for non-finite float inputs.
+
+constexpr uint8_t kSumNaN = 1;
+constexpr uint8_t kSumPosInf = 2;
+constexpr uint8_t kSumNegInf = 4;
+constexpr double kUnitsPerOne = 1e9;  // float sums count 1e-9 units
+// Float inputs whose units would not fit in 126 bits count as infinite.
+constexpr double kMaxUnits = 8.5070591730234616e37;  // 2^126
+
+struct WideSum {
+  unsigned __int128 lo = 0;
+  uint64_t hi = 0;  // two's complement high word
+  uint8_t flags = 0;
+
+  void Add(__int128 v) {
+    const unsigned __int128 old = lo;
+    lo += static_cast<unsigned __int128>(v);
+    hi += (lo < old ? 1 : 0) + (v < 0 ? ~uint64_t{0} : 0);
+  }
+  void AddSum(const WideSum& o) {
+    const unsigned __int128 old = lo;
+    lo += o.lo;
+    hi += o.hi + (lo < old ? 1 : 0);
+    flags |= o.flags;
+  }
+  void AddFloat(double f) {
+    if (std::isnan(f)) {
+      flags |= kSumNaN;
+      return;
+    }
+    const double units = f * kUnitsPerOne;
+    if (!(units < kMaxUnits)) {
+      flags |= kSumPosInf;
+    } else if (!(units > -kMaxUnits)) {
+      flags |= kSumNegInf;
+    } else {
+      Add(static_cast<__int128>(std::nearbyint(units)));
+    }
+  }
+  // The exact integer, rounded once to double.
+  double ToDouble() const {
+    const __int128 low_signed = static_cast<__int128>(lo);
+    const uint64_t sign_ext = low_signed < 0 ? ~uint64_t{0} : 0;
+    if (hi == sign_ext) return static_cast<double>(low_signed);
+    return static_cast<double>(static_cast<int64_t>(hi)) * 0x1p128 + static_cast<double>(lo);
+  }
+  bool FitsInt64(int64_t* v) const {
+    const __int128 low_signed = static_cast<__int128>(lo);
+    const uint64_t sign_ext = low_signed < 0 ? ~uint64_t{0} : 0;
+    if (hi != sign_ext) return false;
+    if (low_signed < std::numeric_limits<int64_t>::min() ||
+        low_signed > std::numeric_limits<int64_t>::max()) {
+      return false;
+    }
+    *v = static_cast<int64_t>(low_signed);
+    return true;
+  }
+  // A float sum (or average numerator) with the non-finite inputs applied.
+  double FloatValue() const {
+    if ((flags & kSumNaN) || (flags & (kSumPosInf | kSumNegInf)) == (kSumPosInf | kSumNegInf)) {
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    if (flags & kSumPosInf) return std::numeric_limits<double>::infinity();
+    if (flags & kSumNegInf) return -std::numeric_limits<double>::infinity();
+    return ToDouble() / kUnitsPerOne;
+  }
+};
+
+// -0.0 -> 0.0 and every NaN -> one NaN, so equal values have equal bytes and min/max do not
+// depend on the order of the inputs.
+inline double CanonicalFloat(double f) {
+  if (f == 0) return 0.0;
+  if (std::isnan(f)) return std::numeric_limits<double>::quiet_NaN();
+  return f;
+}
+
+inline void AppendRaw64(uint64_t v, std::string* out) {
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out->append(b, 8);
+}
+
+inline uint64_t FloatBits(double f) {
+  uint64_t u;
+  std::memcpy(&u, &f, 8);
+  return u;
+}
+
+inline double BitsFloat(uint64_t u) {
+  double f;
+  std::memcpy(&f, &u, 8);
+  return f;
+}
+
+// floor(ms / bucket) * bucket, toward -infinity, clamped to the int64 range.
+inline int64_t FloorToBucket(int64_t ms, int64_t bucket) {
+  int64_t q = ms / bucket;
+  if (ms % bucket != 0 && ms < 0) --q;
+  const __int128 r = static_cast<__int128>(q) * bucket;
+  if (r < std::numeric_limits<int64_t>::min()) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(r);
+}
+
+// Numeric order for floats with NaN last (a total order).
+inline bool FloatLess(double a, double b) {
+  if (std::isnan(a)) return false;
+  if (std::isnan(b)) return true;
+  return a < b;
+}
+
+void AppendFloatText(double f, std::string* out) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), f);
+  out->append(buf, r.ptr);
+}
+
+void AppendIntText(int64_t v, std::string* out) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Varint byte format for Encode/Decode.
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+inline uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ (v < 0 ? ~uint64_t{0} : 0);
+}
+inline int64_t UnZigZag(uint64_t u) { return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1)); }
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : data_(bytes) {}
+  bool Varint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= data_.size()) return false;
+      const uint8_t b = static_cast<uint8_t>(data_[pos_++]);
+      if (shift == 63 && b > 1) return false;
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Byte(uint8_t* v) {
+    if (pos_ >= data_.size()) return false;
+    *v = static_cast<uint8_t>(data_[pos_++]);
+    return true;
+  }
+  bool Raw64(uint64_t* v) {
+    if (data_.size() - pos_ < 8) return false;
+    std::memcpy(v, data_.data() + pos_, 8);
+    pos_ += 8;
+    return true;
+  }
+  bool Bytes(uint64_t n, std::string_view* v) {
+    if (n > data_.size() - pos_) return false;
+    *v = data_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == data_.size(); }
+  size_t pos() const { return pos_; }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+// Value tables key (group id, value) as the 4 bytes of the id followed by the value bytes,
+// hashed as the value under the id as seed.
+inline uint64_t ValueHash(uint32_t g, std::string_view value) { return HashBytes(value, g); }
+
+// The 4 bytes of a group id as stored in value-table keys (native byte order: keys never
+// leave the process; Encode writes ids as varints). REQUIRES: *g outlives the view.
+inline std::string_view GroupBytes(const uint32_t* g) {
+  return std::string_view(reinterpret_cast<const char*>(g), 4);
+}
+
+constexpr char kMagic[] = "LPAG";
+constexpr uint8_t kFormatVersion = 1;
+
+}  // namespace
+
+// -------------------------------------------------------------------------------------------
+// ParseGroupKey / ParseMetric
+
+Result<GroupKeySpec> ParseGroupKey(const std::string& text) {
+  const std::string_view t = Trim(text);
+  auto expected = [&]() {
+    return ConfigError(std::string("group_by: ") + kGroupKeyExpected + ", got '" + text + "'");
+  };
+  GroupKeySpec spec;
+  if (IsFieldName(t)) {
+    spec.label = std::string(t);
+    spec.field = std::string(t);
+    return spec;
+  }
+  std::string_view fn, args;
+  if (!SplitCall(t, &fn, &args)) return expected();
+  if (fn == "bucket") {
+    std::string_view field, duration;
+    if (!SplitPair(args, &field, &duration) || !IsFieldName(field)) return expected();
+    int64_t ms = 0;
+    if (!ParseDurationMs(duration, &ms) || ms <= 0) {
+      return ConfigError("group_by '" + text +
+                         "': expected a positive duration such as 500ms, 30s, 5m, 1h or 1d, got '" +
+                         std::string(duration) + "'");
+    }
+    spec.field = std::string(field);
+    spec.bucket_ms = ms;
+    spec.label = "bucket(" + spec.field + ", " + std::string(duration) + ")";
+    return spec;
+  }
+  int64_t ms = 0;
+  if (fn == "minute") {
+    ms = 60'000;
+  } else if (fn == "hour") {
+    ms = 3'600'000;
+  } else if (fn == "day") {
+    ms = 86'400'000;
+  } else {
+    return expected();
+  }
+  if (!IsFieldName(args)) return expected();
+  spec.field = std::string(args);
+  spec.bucket_ms = ms;
+  spec.label = std::string(fn) + "(" + spec.field + ")";
+  return spec;
+}
+
+Result<MetricSpec> ParseMetric(const std::string& name, const std::string& expr) {
+  const std::string prefix = "metric '" + name + "': ";
+  if (name.empty()) return ConfigError("metric '': the name must not be empty");
+  auto expected = [&]() { return ConfigError(prefix + kMetricExpected + ", got '" + expr + "'"); };
+  const std::string_view t = Trim(expr);
+  MetricSpec spec;
+  spec.name = name;
+  if (t == "count") {
+    spec.kind = Kind::kCount;
+    return spec;
+  }
+  std::string_view fn, args;
+  if (!SplitCall(t, &fn, &args)) return expected();
+  if (fn == "top") {
+    std::string_view field, k_text;
+    if (!SplitPair(args, &field, &k_text) || !IsFieldName(field)) return expected();
+    int64_t k = 0;
+    const auto r = std::from_chars(k_text.data(), k_text.data() + k_text.size(), k);
+    if (r.ec != std::errc() || r.ptr != k_text.data() + k_text.size() || k < 1) {
+      return ConfigError(prefix + "top(f, k) needs k a whole number >= 1, got '" + expr + "'");
+    }
+    spec.kind = Kind::kTop;
+    spec.field = std::string(field);
+    spec.k = k;
+    return spec;
+  }
+  if (!IsFieldName(args)) return expected();
+  spec.field = std::string(args);
+  if (fn == "sum") {
+    spec.kind = Kind::kSum;
+  } else if (fn == "min") {
+    spec.kind = Kind::kMin;
+  } else if (fn == "max") {
+    spec.kind = Kind::kMax;
+  } else if (fn == "avg") {
+    spec.kind = Kind::kAvg;
+  } else if (fn == "distinct") {
+    spec.kind = Kind::kDistinct;
+  } else if (fn.size() >= 2 && fn[0] == 'p' && ((fn[1] >= '0' && fn[1] <= '9') || fn[1] == '.')) {
+    double p = 0;
+    if (!ParsePercentile(fn.substr(1), &p) || !(p > 0) || p > 100) {
+      return ConfigError(prefix +
+                         "pNN(f) needs 0 < NN <= 100 with at most 6 decimals (p50, p99.9), got '" +
+                         expr + "'");
+    }
+    spec.kind = Kind::kPercentile;
+    spec.percentile = p;
+  } else {
+    return expected();
+  }
+  return spec;
+}
+
+// -------------------------------------------------------------------------------------------
+// The stage
+
+namespace {
+
+struct KeyPlan {
+  std::string label;
+  size_t field = 0;
+  FieldType type = FieldType::kString;
+  int64_t bucket_ms = 0;
+};
+
+struct MetricPlan {
+  std::string name;
+  Kind kind = Kind::kCount;
+  size_t field = 0;
+  FieldType type = FieldType::kString;
+  int64_t k = 0;
+  uint64_t pct_micro = 0;  // percentile in 1e-6 percent: p99.9 -> 99'900'000
+  int source = -1;         // value table, for distinct / top / percentile
+};
+
+// Per-metric, per-group state; only the vectors of the metric's kind are used.
+struct MetricState {
+  std::vector<WideSum> sum;       // kSum, kAvg
+  std::vector<uint64_t> n;        // kAvg: present values
+  std::vector<uint8_t> has;       // kMin, kMax
+  std::vector<uint64_t> num;      // kMin, kMax on int/time (int64) or float (bits)
+  std::vector<std::string> text;  // kMin, kMax on strings
+};
+
+class AggPartial : public Partial {
+ public:
+  // Groups: composite key bytes -> group id; rows per group.
+  HashTable groups;
+  std::vector<uint64_t> rows;
+  std::vector<MetricState> metrics;
+  // Per value source: (4-byte group id + value bytes) -> occurrences (the entry payload).
+  std::vector<HashTable> values;
+
+  // Reused buffers (not state); sized by the largest batch, then never reallocated.
+  std::string key_buf;               // one key (Decode)
+  std::string batch_keys;            // the group keys of a batch, back to back
+  std::vector<uint32_t> key_ends;    // end of row j's key in batch_keys
+  std::vector<uint64_t> hashes;      // hash of row j's key
+  std::vector<uint32_t> row_group;   // group of row j
+  std::vector<uint32_t> value_rows;  // rows j with a present value
+  std::vector<uint64_t> value_num;   // canonical 8 bytes of numeric values
+  std::vector<uint32_t> remap;       // Merge: group id in `from` -> id in `into`
+
+  void SwapState(AggPartial& o) {
+    groups.Swap(o.groups);
+    rows.swap(o.rows);
+    metrics.swap(o.metrics);
+    values.swap(o.values);
+  }
+};
+
+}  // namespace
+
+struct AggregateStage::Impl {
+  std::vector<KeyPlan> keys;
+  std::vector<MetricPlan> metrics;
+  std::vector<size_t> source_field;  // value source -> schema field
+  std::vector<FieldType> source_type;
+
+  // Appends the composite group key of `row` to `out`: per key a presence byte, then 8 bytes
+  // (int, time or its bucket, canonical float) or a 4-byte length and the bytes (string).
+  void AppendGroupKey(const RecordBatch& batch, uint32_t row, std::string* out) const {
+    for (const KeyPlan& k : keys) {
+      const Value& v = batch.field(k.field, row);
+      if (!v.present) {
+        out->push_back('\0');
+        continue;
+      }
+      out->push_back('\1');
+      switch (k.type) {
+        case FieldType::kString: {
+          const uint32_t len = static_cast<uint32_t>(v.text.size());
+          char b[4];
+          std::memcpy(b, &len, 4);
+          out->append(b, 4);
+          out->append(v.text.data(), v.text.size());
+          break;
+        }
+        case FieldType::kInt:
+          AppendRaw64(static_cast<uint64_t>(v.i), out);
+          break;
+        case FieldType::kTime:
+          AppendRaw64(static_cast<uint64_t>(k.bucket_ms ? FloorToBucket(v.i, k.bucket_ms) : v.i),
+                      out);
+          break;
+        case FieldType::kFloat:
+          AppendRaw64(FloatBits(CanonicalFloat(v.f)), out);
+          break;
+      }
+    }
+  }
+
+  // Checks that `key` is a well-formed composite key (Decode).
+  bool ValidKey(std::string_view key) const {
+    size_t pos = 0;
+    for (const KeyPlan& k : keys) {
+      if (pos >= key.size()) return false;
+      const char tag = key[pos++];
+      if (tag == '\0') continue;
+      if (tag != '\1') return false;
+      if (k.type == FieldType::kString) {
+        if (key.size() - pos < 4) return false;
+        uint32_t len;
+        std::memcpy(&len, key.data() + pos, 4);
+        pos += 4;
+        if (key.size() - pos < len) return false;
+        pos += len;
+      } else {
+        if (key.size() - pos < 8) return false;
+        pos += 8;
+      }
+    }
+    return pos == key.size();
+  }
+
+  // The group key cells of `key`. REQUIRES: ValidKey(key).
+  void KeyCells(std::string_view key, std::vector<Cell>* cells) const {
+    size_t pos = 0;
+    for (const KeyPlan& k : keys) {
+      const char tag = key[pos++];
+      if (tag == '\0') {
+        cells->push_back(Cell::Null());
+        continue;
+      }
+      if (k.type == FieldType::kString) {
+        uint32_t len;
+        std::memcpy(&len, key.data() + pos, 4);
+        pos += 4;
+        cells->push_back(Cell::String(std::string(key.substr(pos, len))));
+        pos += len;
+        continue;
+      }
+      uint64_t u;
+      std::memcpy(&u, key.data() + pos, 8);
+      pos += 8;
+      switch (k.type) {
+        case FieldType::kInt:
+          cells->push_back(Cell::Int(static_cast<int64_t>(u)));
+          break;
+        case FieldType::kTime:
+          cells->push_back(Cell::Time(static_cast<int64_t>(u)));
+          break;
+        case FieldType::kFloat:
+          cells->push_back(Cell::Float(BitsFloat(u)));
+          break;
+        case FieldType::kString:
+          break;
+      }
+    }
+  }
+
+  void NewGroup(AggPartial& p) const {
+    p.rows.push_back(0);
+    for (size_t m = 0; m < metrics.size(); ++m) {
+      MetricState& s = p.metrics[m];
+      switch (metrics[m].kind) {
+        case Kind::kCount:
+        case Kind::kDistinct:
+        case Kind::kTop:
+        case Kind::kPercentile:
+          break;
+        case Kind::kAvg:
+          s.n.push_back(0);
+          [[fallthrough]];
+        case Kind::kSum:
+          s.sum.emplace_back();
+          break;
+        case Kind::kMin:
+        case Kind::kMax:
+          s.has.push_back(0);
+          if (metrics[m].type == FieldType::kString) {
+            s.text.emplace_back();
+          } else {
+            s.num.push_back(0);
+          }
+          break;
+      }
+    }
+  }
+
+  // Whether `a` should replace the current extreme `b` for metric kind `kind`.
+  static bool Better(Kind kind, FieldType type, uint64_t a, uint64_t b) {
+    if (type == FieldType::kFloat) {
+      const double x = BitsFloat(a), y = BitsFloat(b);
+      return kind == Kind::kMin ? x < y : x > y;
+    }
+    const int64_t x = static_cast<int64_t>(a), y = static_cast<int64_t>(b);
+    return kind == Kind::kMin ? x < y : x > y;
+  }
+
+  // Folds one extreme into group g's state (Add and Merge).
+  static void FoldNum(const MetricPlan& m, MetricState& s, uint32_t g, uint64_t v) {
+    if (!s.has[g] || Better(m.kind, m.type, v, s.num[g])) {
+      s.num[g] = v;
+      s.has[g] = 1;
+    }
+  }
+  static void FoldText(const MetricPlan& m, MetricState& s, uint32_t g, std::string_view v) {
+    if (!s.has[g] || (m.kind == Kind::kMin ? v < s.text[g] : v > s.text[g])) {
+      s.text[g].assign(v.data(), v.size());
+      s.has[g] = 1;
+    }
+  }
+
+  // The canonical 8 bytes of a present numeric value (value tables).
+  static uint64_t NumericValue(FieldType type, const Value& v) {
+    return type == FieldType::kFloat ? FloatBits(CanonicalFloat(v.f)) : static_cast<uint64_t>(v.i);
+  }
+
+  void AddMetric(const MetricPlan& m, MetricState& s, const RecordBatch& batch,
+                 const std::vector<uint32_t>& rows, const std::vector<uint32_t>& row_group) const {
+    if (m.kind == Kind::kCount || m.source >= 0) return;
+    const size_t n = rows.size();
+    switch (m.kind) {
+      case Kind::kSum:
+      case Kind::kAvg:
+        for (size_t j = 0; j < n; ++j) {
+          const Value& v = batch.field(m.field, rows[j]);
+          if (!v.present) continue;
+          const uint32_t g = row_group[j];
+          if (m.type == FieldType::kFloat) {
+            s.sum[g].AddFloat(v.f);
+          } else {
+            s.sum[g].Add(v.i);
+          }
+          if (m.kind == Kind::kAvg) ++s.n[g];
+        }
+        break;
+      case Kind::kMin:
+      case Kind::kMax:
+        for (size_t j = 0; j < n; ++j) {
+          const Value& v = batch.field(m.field, rows[j]);
+          if (!v.present) continue;
+          const uint32_t g = row_group[j];
+          switch (m.type) {
+            case FieldType::kString:
+              FoldText(m, s, g, v.text);
+              break;
+            case FieldType::kFloat:
+              if (std::isnan(v.f)) break;
+              FoldNum(m, s, g, FloatBits(CanonicalFloat(v.f)));
+              break;
+            case FieldType::kInt:
+            case FieldType::kTime:
+              FoldNum(m, s, g, static_cast<uint64_t>(v.i));
+              break;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Folds the state of `from` into `into`; leaves `from` as it was.
+  void MergeInto(AggPartial& from, AggPartial& into) const {
+    const uint32_t nfrom = static_cast<uint32_t>(from.groups.size());
+    into.remap.resize(nfrom);
+    into.groups.Reserve(into.groups.size() + nfrom);
+    for (uint32_t g = 0; g < nfrom; ++g) {
+      const std::string_view key = from.groups.key(g);
+      bool inserted = false;
+      const uint32_t ng = into.groups.FindOrInsert(key, from.groups.hash(g), &inserted);
+      if (inserted) NewGroup(into);
+      into.remap[g] = ng;
+      into.rows[ng] += from.rows[g];
+      for (size_t mi = 0; mi < metrics.size(); ++mi) {
+        const MetricPlan& m = metrics[mi];
+        MetricState& fs = from.metrics[mi];
+        MetricState& is = into.metrics[mi];
+        switch (m.kind) {
+          case Kind::kAvg:
+            is.n[ng] += fs.n[g];
+            [[fallthrough]];
+          case Kind::kSum:
+            is.sum[ng].AddSum(fs.sum[g]);
+            break;
+          case Kind::kMin:
+          case Kind::kMax:
+            if (!fs.has[g]) break;
+            if (m.type == FieldType::kString) {
+              FoldText(m, is, ng, fs.text[g]);
+            } else {
+              FoldNum(m, is, ng, fs.num[g]);
+            }
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    for (size_t src = 0; src < from.values.size(); ++src) {
+      HashTable& ft = from.values[src];
+      HashTable& it = into.values[src];
+      it.Reserve(it.size() + ft.size());
+      for (uint32_t id = 0; id < ft.size(); ++id) {
+        const std::string_view key = ft.key(id);
+        uint32_t g;
+        std::memcpy(&g, key.data(), 4);
+        const uint32_t ng = into.remap[g];
+        const std::string_view value = key.substr(4);
+        bool inserted = false;
+        uint64_t* count = nullptr;
+        it.FindOrInsert(GroupBytes(&ng), value, ValueHash(ng, value), &inserted, &count);
+        *count += ft.payload(id);
+      }
+    }
+  }
+};
+
+AggregateStage::AggregateStage() : impl_(std::make_unique<Impl>()) {}
+AggregateStage::~AggregateStage() = default;
+
+namespace {
+
+std::string FieldList(const Schema& schema) {
+  std::string out;
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (i) out += ", ";
+    out += schema.field(i).name;
+  }
+  return out;
+}
+
+const char* MetricKindName(Kind kind) {
+  switch (kind) {
+    case Kind::kCount:
+      return "count";
+    case Kind::kSum:
+      return "sum(f)";
+    case Kind::kMin:
+      return "min(f)";
+    case Kind::kMax:
+      return "max(f)";
+    case Kind::kAvg:
+      return "avg(f)";
+    case Kind::kDistinct:
+      return "distinct(f)";
+    case Kind::kTop:
+      return "top(f, k)";
+    case Kind::kPercentile:
+      return "pNN(f)";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AggregateStage>> AggregateStage::Create(std::vector<GroupKeySpec> keys,
+                                                               std::vector<MetricSpec> metrics,
+                                                               const Schema& schema) {
+  std::unique_ptr<AggregateStage> stage(new AggregateStage());
+  Impl& impl = *stage->impl_;
+  std::vector<std::string> columns;
+  auto add_column = [&](const std::string& name) -> Status {
+    if (std::find(columns.begin(), columns.end(), name) != columns.end()) {
+      return ConfigError("aggregate: column '" + name +
+                         "' appears twice (group_by labels and metric names must be unique)");
+    }
+    columns.push_back(name);
+    return Status::Ok();
+  };
+  for (const GroupKeySpec& k : keys) {
+    const std::optional<size_t> f = schema.Find(k.field);
+    if (!f) {
+      return ConfigError("group_by '" + k.label + "': unknown field '" + k.field +
+                         "' (fields: " + FieldList(schema) + ")");
+    }
+    KeyPlan plan;
+    plan.label = k.label;
+    plan.field = *f;
+    plan.type = schema.field(*f).type;
+    plan.bucket_ms = k.bucket_ms;
+    if (k.bucket_ms < 0) {
+      return ConfigError("group_by '" + k.label + "': the bucket duration must be positive");
+    }
+    if (k.bucket_ms > 0 && plan.type != FieldType::kTime) {
+      return ConfigError("group_by '" + k.label + "': field '" + k.field + "' is " +
+                         FieldTypeName(plan.type) + "; a time bucket needs a time field");
+    }
+    LOGPIPE_RETURN_IF_ERROR(add_column(k.label));
+    impl.keys.push_back(std::move(plan));
+  }
+  for (const MetricSpec& m : metrics) {
+    if (m.name.empty()) return ConfigError("metric '': the name must not be empty");
+    const std::string prefix = "metric '" + m.name + "': ";
+    MetricPlan plan;
+    plan.name = m.name;
+    plan.kind = m.kind;
+    if (m.kind != Kind::kCount) {
+      const std::optional<size_t> f = schema.Find(m.field);
+      if (!f) {
+        return ConfigError(prefix + "unknown field '" + m.field +
+                           "' (fields: " + FieldList(schema) + ")");
+      }
+      plan.field = *f;
+      plan.type = schema.field(*f).type;
+    }
+    const bool numeric = plan.type == FieldType::kInt || plan.type == FieldType::kFloat;
+    const char* need = nullptr;
+    switch (m.kind) {
+      case Kind::kSum:
+      case Kind::kAvg:
+        if (!numeric) need = "an int or float field";
+        break;
+      case Kind::kPercentile:
+        if (!numeric && plan.type != FieldType::kTime) need = "an int, float or time field";
+        if (!(m.percentile > 0) || m.percentile > 100) {
+          return ConfigError(prefix + "the percentile must be in (0, 100]");
+        }
+        plan.pct_micro = static_cast<uint64_t>(std::llround(m.percentile * 1e6));
+        if (plan.pct_micro == 0) plan.pct_micro = 1;
+        break;
+      case Kind::kTop:
+        if (m.k < 1) return ConfigError(prefix + "top(f, k) needs k >= 1");
+        plan.k = m.k;
+        break;
+      default:
+        break;
+    }
+    if (need) {
+      return ConfigError(prefix + MetricKindName(m.kind) + " needs " + need + "; '" + m.field +
+                         "' is " + FieldTypeName(plan.type));
+    }
+    if (m.kind == Kind::kDistinct || m.kind == Kind::kTop || m.kind == Kind::kPercentile) {
+      // Metrics over the same field share one value table.
+      auto it = std::find(impl.source_field.begin(), impl.source_field.end(), plan.field);
+      if (it == impl.source_field.end()) {
+        impl.source_field.push_back(plan.field);
+        impl.source_type.push_back(plan.type);
+        plan.source = static_cast<int>(impl.source_field.size() - 1);
+      } else {
+        plan.source = static_cast<int>(it - impl.source_field.begin());
+      }
+    }
+    LOGPIPE_RETURN_IF_ERROR(add_column(m.name));
+    impl.metrics.push_back(std::move(plan));
+  }
+  return stage;
+}
+
+std::unique_ptr<Partial> AggregateStage::NewPartial() const {
+  auto p = std::make_unique<AggPartial>();
+  p->metrics.resize(impl_->metrics.size());
+  p->values.resize(impl_->source_field.size());
+  return p;
+}
+
+namespace {
+
+// Looks up n keys whose hashes are known, prefetching the slots and entries of later rows
+// while the current one is compared: with hundreds of thousands of keys each lookup is a
+// cache miss, and this overlaps them. key_at(i) -> {head, tail};
+// found(i, id, inserted, payload).
+template <typename KeyAt, typename Found>
+void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt key_at,
+                     Found found) {
+  constexpr size_t kSlotAhead = 16;
+  constexpr size_t kEntryAhead = 8;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kSlotAhead < n) table.PrefetchSlot(hashes[i + kSlotAhead]);
+    if (i + kEntryAhead < n) table.PrefetchEntry(hashes[i + kEntryAhead]);
+    const std::pair<std::string_view, std::string_view> key = key_at(i);
+    bool inserted = false;
+    uint64_t* payload = nullptr;
+    const uint32_t id = table.FindOrInsert(key.first, key.second, hashes[i], &inserted, &payload);
+    found(i, id, inserted, payload);
+  }
+}
+
+}  // namespace
+
+void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
+  const Impl& impl = *impl_;
+  AggPartial& p = static_cast<AggPartial&>(into);
+  const std::vector<uint32_t>& rows = batch.selected;
+  const size_t n = rows.size();
+  if (n == 0) return;
+  p.row_group.resize(n);
+  // 1. The group of every row: keys built into one buffer, each hashed once, then looked up.
+  if (impl.keys.empty()) {
+    if (p.groups.size() == 0) {
+      bool inserted = false;
+      p.groups.FindOrInsert(std::string_view(), HashBytes(std::string_view()), &inserted);
+      impl.NewGroup(p);
+    }
+    std::fill(p.row_group.begin(), p.row_group.end(), 0);
+    p.rows[0] += n;
+  } else {
+    p.batch_keys.clear();
+    p.key_ends.resize(n);
+    p.hashes.resize(n);
+    for (size_t j = 0; j < n; ++j) {
+      impl.AppendGroupKey(batch, rows[j], &p.batch_keys);
+      p.key_ends[j] = static_cast<uint32_t>(p.batch_keys.size());
+    }
+    const std::string_view all(p.batch_keys);
+    auto key = [&](size_t j) {
+      const uint32_t begin = j == 0 ? 0 : p.key_ends[j - 1];
+      return all.substr(begin, p.key_ends[j] - begin);
+    };
+    for (size_t j = 0; j < n; ++j) p.hashes[j] = HashBytes(key(j));
+    PipelinedLookup(
+        p.groups, n, p.hashes.data(),
+        [&](size_t j) { return std::make_pair(std::string_view(), key(j)); },
+        [&](size_t j, uint32_t g, bool inserted, uint64_t*) {
+          if (inserted) impl.NewGroup(p);
+          ++p.rows[g];
+          p.row_group[j] = g;
+        });
+  }
+  // 2. Inline metrics, one column at a time.
+  for (size_t m = 0; m < impl.metrics.size(); ++m) {
+    impl.AddMetric(impl.metrics[m], p.metrics[m], batch, rows, p.row_group);
+  }
+  // 3. Value tables (distinct / top / percentile): (group, value) -> occurrences.
+  for (size_t src = 0; src < impl.source_field.size(); ++src) {
+    const size_t f = impl.source_field[src];
+    const FieldType type = impl.source_type[src];
+    const bool numeric = type != FieldType::kString;
+    HashTable& table = p.values[src];
+    p.value_rows.clear();
+    for (size_t j = 0; j < n; ++j) {
+      if (batch.field(f, rows[j]).present) p.value_rows.push_back(static_cast<uint32_t>(j));
+    }
+    const size_t nv = p.value_rows.size();
+    p.hashes.resize(nv);
+    if (numeric) p.value_num.resize(nv);
+    auto value = [&](size_t i) {
+      if (numeric) {
+        return std::string_view(reinterpret_cast<const char*>(&p.value_num[i]), 8);
+      }
+      return batch.field(f, rows[p.value_rows[i]]).text;
+    };
+    for (size_t i = 0; i < nv; ++i) {
+      const uint32_t j = p.value_rows[i];
+      if (numeric) p.value_num[i] = Impl::NumericValue(type, batch.field(f, rows[j]));
+      p.hashes[i] = ValueHash(p.row_group[j], value(i));
+    }
+    PipelinedLookup(
+        table, nv, p.hashes.data(),
+        [&](size_t i) {
+          return std::make_pair(GroupBytes(&p.row_group[p.value_rows[i]]), value(i));
+        },
+        [&](size_t, uint32_t, bool, uint64_t* count) { ++*count; });
+  }
+}
+
+void AggregateStage::Merge(Partial&& from_base, Partial& into_base) const {
+  AggPartial& from = static_cast<AggPartial&>(from_base);
+  AggPartial& into = static_cast<AggPartial&>(into_base);
+  if (&from == &into) return;
+  // Merge the smaller into the larger; the result is the same either way.
+  auto weight = [](const AggPartial& p) {
+    size_t w = p.groups.size();
+    for (const HashTable& t : p.values) w += t.size();
+    return w;
+  };
+  if (weight(from) > weight(into)) into.SwapState(from);
+  impl_->MergeInto(from, into);
+  // `from` is consumed: leave it empty but usable.
+  from.groups.Clear();
+  from.rows.clear();
+  for (MetricState& s : from.metrics) s = MetricState();
+  for (HashTable& t : from.values) t.Clear();
+}
+
+void AggregateStage::Encode(const Partial& base, std::string* out) const {
+  const Impl& impl = *impl_;
+  const AggPartial& p = static_cast<const AggPartial&>(base);
+  out->append(kMagic, 4);
+  out->push_back(static_cast<char>(kFormatVersion));
+  // Shape of the stage, so a partial from another config is refused.
+  PutVarint(impl.keys.size(), out);
+  for (const KeyPlan& k : impl.keys) {
+    out->push_back(static_cast<char>(k.type));
+    PutVarint(static_cast<uint64_t>(k.bucket_ms), out);
+  }
+  PutVarint(impl.metrics.size(), out);
+  for (const MetricPlan& m : impl.metrics) {
+    out->push_back(static_cast<char>(m.kind));
+    out->push_back(static_cast<char>(m.type));
+  }
+  PutVarint(p.groups.size(), out);
+  for (uint32_t g = 0; g < p.groups.size(); ++g) {
+    const std::string_view key = p.groups.key(g);
+    PutVarint(key.size(), out);
+    out->append(key.data(), key.size());
+    PutVarint(p.rows[g], out);
+    for (size_t mi = 0; mi < impl.metrics.size(); ++mi) {
+      const MetricPlan& m = impl.metrics[mi];
+      const MetricState& s = p.metrics[mi];
+      switch (m.kind) {
+        case Kind::kSum:
+        case Kind::kAvg: {
+          const WideSum& w = s.sum[g];
+          out->push_back(static_cast<char>(w.flags));
+          PutVarint(static_cast<uint64_t>(w.lo), out);
+          PutVarint(static_cast<uint64_t>(w.lo >> 64), out);
+          PutVarint(w.hi, out);
+          if (m.kind == Kind::kAvg) PutVarint(s.n[g], out);
+          break;
+        }
+        case Kind::kMin:
+        case Kind::kMax:
+          out->push_back(static_cast<char>(s.has[g]));
+          if (!s.has[g]) break;
+          if (m.type == FieldType::kString) {
+            PutVarint(s.text[g].size(), out);
+            out->append(s.text[g]);
+          } else if (m.type == FieldType::kFloat) {
+            AppendRaw64(s.num[g], out);
+          } else {
+            PutVarint(ZigZag(static_cast<int64_t>(s.num[g])), out);
+          }
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  for (size_t src = 0; src < impl.source_field.size(); ++src) {
+    const HashTable& t = p.values[src];
+    const FieldType type = impl.source_type[src];
+    PutVarint(t.size(), out);
+    for (uint32_t id = 0; id < t.size(); ++id) {
+      const std::string_view key = t.key(id);
+      uint32_t g;
+      std::memcpy(&g, key.data(), 4);
+      PutVarint(g, out);
+      const std::string_view value = key.substr(4);
+      if (type == FieldType::kString) {
+        PutVarint(value.size(), out);
+        out->append(value.data(), value.size());
+      } else if (type == FieldType::kFloat) {
+        out->append(value.data(), value.size());
+      } else {
+        uint64_t u;
+        std::memcpy(&u, value.data(), 8);
+        PutVarint(ZigZag(static_cast<int64_t>(u)), out);
+      }
+      PutVarint(t.payload(id), out);
+    }
+  }
+}
+
+Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
+  assert(into != nullptr);
+  const Impl& impl = *impl_;
+  Reader r(bytes);
+  auto corrupt = [&](const char* what) {
+    return DataError("aggregate partial: " + std::string(what) + " at byte " +
+                     std::to_string(r.pos()) + " of " + std::to_string(bytes.size()));
+  };
+  std::string_view magic;
+  uint8_t version = 0;
+  if (!r.Bytes(4, &magic) || magic != std::string_view(kMagic, 4)) return corrupt("bad magic");
+  if (!r.Byte(&version) || version != kFormatVersion) return corrupt("unknown format version");
+  uint64_t n = 0;
+  if (!r.Varint(&n) || n != impl.keys.size()) return corrupt("group key count mismatch");
+  for (const KeyPlan& k : impl.keys) {
+    uint8_t type = 0;
+    uint64_t bucket = 0;
+    if (!r.Byte(&type) || type != static_cast<uint8_t>(k.type) || !r.Varint(&bucket) ||
+        bucket != static_cast<uint64_t>(k.bucket_ms)) {
+      return corrupt("group key mismatch");
+    }
+  }
+  if (!r.Varint(&n) || n != impl.metrics.size()) return corrupt("metric count mismatch");
+  for (const MetricPlan& m : impl.metrics) {
+    uint8_t kind = 0, type = 0;
+    if (!r.Byte(&kind) || !r.Byte(&type) || kind != static_cast<uint8_t>(m.kind) ||
+        type != static_cast<uint8_t>(m.type)) {
+      return corrupt("metric mismatch");
+    }
+  }
+  std::unique_ptr<Partial> fresh = NewPartial();
+  AggPartial& p = static_cast<AggPartial&>(*fresh);
+  uint64_t ngroups = 0;
+  if (!r.Varint(&ngroups)) return corrupt("truncated");
+  if (ngroups > bytes.size()) return corrupt("impossible group count");
+  for (uint64_t i = 0; i < ngroups; ++i) {
+    uint64_t len = 0;
+    std::string_view key;
+    if (!r.Varint(&len) || !r.Bytes(len, &key)) return corrupt("truncated group key");
+    if (!impl.ValidKey(key)) return corrupt("malformed group key");
+    bool inserted = false;
+    const uint32_t g = p.groups.FindOrInsert(key, HashBytes(key), &inserted);
+    if (!inserted) return corrupt("duplicate group");
+    impl.NewGroup(p);
+    if (!r.Varint(&p.rows[g]) || p.rows[g] == 0) return corrupt("bad row count");
+    for (size_t mi = 0; mi < impl.metrics.size(); ++mi) {
+      const MetricPlan& m = impl.metrics[mi];
+      MetricState& s = p.metrics[mi];
+      switch (m.kind) {
+        case Kind::kSum:
+        case Kind::kAvg: {
+          WideSum& w = s.sum[g];
+          uint64_t lo0 = 0, lo1 = 0;
+          if (!r.Byte(&w.flags) || w.flags > 7 || !r.Varint(&lo0) || !r.Varint(&lo1) ||
+              !r.Varint(&w.hi)) {
+            return corrupt("bad sum");
+          }
+          w.lo = (static_cast<unsigned __int128>(lo1) << 64) | lo0;
+          if (m.kind == Kind::kAvg && !r.Varint(&s.n[g])) return corrupt("bad average");
+          break;
+        }
+        case Kind::kMin:
+        case Kind::kMax: {
+          if (!r.Byte(&s.has[g]) || s.has[g] > 1) return corrupt("bad min/max");
+          if (!s.has[g]) break;
+          if (m.type == FieldType::kString) {
+            std::string_view text;
+            if (!r.Varint(&len) || !r.Bytes(len, &text)) return corrupt("bad min/max");
+            s.text[g].assign(text.data(), text.size());
+          } else if (m.type == FieldType::kFloat) {
+            if (!r.Raw64(&s.num[g])) return corrupt("bad min/max");
+            if (std::isnan(BitsFloat(s.num[g]))) return corrupt("bad min/max");
+          } else {
+            uint64_t z = 0;
+            if (!r.Varint(&z)) return corrupt("bad min/max");
+            s.num[g] = static_cast<uint64_t>(UnZigZag(z));
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  for (size_t src = 0; src < impl.source_field.size(); ++src) {
+    const FieldType type = impl.source_type[src];
+    uint64_t nvalues = 0;
+    if (!r.Varint(&nvalues)) return corrupt("truncated value table");
+    if (nvalues > bytes.size()) return corrupt("impossible value count");
+    HashTable& t = p.values[src];
+    for (uint64_t i = 0; i < nvalues; ++i) {
+      uint64_t g = 0;
+      if (!r.Varint(&g) || g >= p.groups.size()) return corrupt("bad value group");
+      p.key_buf.clear();
+      const uint32_t g32 = static_cast<uint32_t>(g);
+      if (type == FieldType::kString) {
+        uint64_t len = 0;
+        std::string_view text;
+        if (!r.Varint(&len) || !r.Bytes(len, &text)) return corrupt("truncated value");
+        p.key_buf.append(text.data(), text.size());
+      } else if (type == FieldType::kFloat) {
+        uint64_t u = 0;
+        if (!r.Raw64(&u)) return corrupt("truncated value");
+        AppendRaw64(u, &p.key_buf);
+      } else {
+        uint64_t z = 0;
+        if (!r.Varint(&z)) return corrupt("truncated value");
+        AppendRaw64(static_cast<uint64_t>(UnZigZag(z)), &p.key_buf);
+      }
+      uint64_t count = 0;
+      if (!r.Varint(&count) || count == 0) return corrupt("bad value count");
+      bool inserted = false;
+      uint64_t* payload = nullptr;
+      t.FindOrInsert(GroupBytes(&g32), p.key_buf, ValueHash(g32, p.key_buf), &inserted, &payload);
+      if (!inserted) return corrupt("duplicate value");
+      *payload = count;
+    }
+  }
+  if (!r.done()) return corrupt("trailing bytes");
+  Merge(std::move(*fresh), *into);
+  return Status::Ok();
+}
+
+namespace {
+
+// The value bytes of a value-table key as display text.
+void AppendValueText(FieldType type, std::string_view value, std::string* out) {
+  if (type == FieldType::kString) {
+    out->append(value.data(), value.size());
+    return;
+  }
+  uint64_t u;
+  std::memcpy(&u, value.data(), 8);
+  switch (type) {
+    case FieldType::kInt:
+      AppendIntText(static_cast<int64_t>(u), out);
+      break;
+    case FieldType::kTime:
+      AppendIsoTime(static_cast<int64_t>(u), out);
+      break;
+    case FieldType::kFloat:
+      AppendFloatText(BitsFloat(u), out);
+      break;
+    case FieldType::kString:
+      break;
+  }
+}
+
+int CompareCells(const Cell& a, const Cell& b) {
+  if (a.kind == Cell::Kind::kNull || b.kind == Cell::Kind::kNull) {
+    return (a.kind != Cell::Kind::kNull) - (b.kind != Cell::Kind::kNull);
+  }
+  switch (a.kind) {
+    case Cell::Kind::kInt:
+    case Cell::Kind::kTime:
+      return (a.i > b.i) - (a.i < b.i);
+    case Cell::Kind::kFloat:
+      return FloatLess(b.f, a.f) - FloatLess(a.f, b.f);
+    case Cell::Kind::kString: {
+      const int c = a.s.compare(b.s);
+      return (c > 0) - (c < 0);
+    }
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+Table AggregateStage::Finish(Partial&& all_base) const {
+  const Impl& impl = *impl_;
+  AggPartial& p = static_cast<AggPartial&>(all_base);
+  if (impl.keys.empty() && p.groups.size() == 0) {
+    bool inserted = false;
+    p.groups.FindOrInsert("", HashBytes(""), &inserted);
+    impl.NewGroup(p);
+  }
+  const uint32_t ngroups = static_cast<uint32_t>(p.groups.size());
+  Table table;
+  for (const KeyPlan& k : impl.keys) table.columns.push_back(k.label);
+  for (const MetricPlan& m : impl.metrics) table.columns.push_back(m.name);
+  std::vector<std::vector<Cell>> rows(ngroups);
+  for (uint32_t g = 0; g < ngroups; ++g) {
+    rows[g].reserve(table.columns.size());
+    impl.KeyCells(p.groups.key(g), &rows[g]);
+  }
+
+  // Value tables grouped by group id (counting sort): entries of group g are
+  // order[begin[g] .. begin[g + 1]).
+  std::vector<std::vector<uint32_t>> src_begin(impl.source_field.size());
+  std::vector<std::vector<uint64_t>> src_counts(impl.source_field.size());
+  std::vector<std::vector<uint32_t>> src_order(impl.source_field.size());
+  for (size_t src = 0; src < impl.source_field.size(); ++src) {
+    const HashTable& t = p.values[src];
+    src_counts[src].resize(t.size());
+    for (uint32_t id = 0; id < t.size(); ++id) src_counts[src][id] = t.payload(id);
+    std::vector<uint32_t>& begin = src_begin[src];
+    std::vector<uint32_t>& order = src_order[src];
+    begin.assign(ngroups + 1, 0);
+    std::vector<uint32_t> group_of(t.size());
+    for (uint32_t id = 0; id < t.size(); ++id) {
+      std::memcpy(&group_of[id], t.key(id).data(), 4);
+      ++begin[group_of[id] + 1];
+    }
+    for (uint32_t g = 0; g < ngroups; ++g) begin[g + 1] += begin[g];
+    order.resize(t.size());
+    std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
+    for (uint32_t id = 0; id < t.size(); ++id) order[next[group_of[id]]++] = id;
+  }
+
+  std::vector<uint32_t> entries;
+  std::vector<std::string> texts;
+  std::vector<uint32_t> idx;
+  for (uint32_t g = 0; g < ngroups; ++g) {
+    std::vector<Cell>& row = rows[g];
+    for (size_t mi = 0; mi < impl.metrics.size(); ++mi) {
+      const MetricPlan& m = impl.metrics[mi];
+      const MetricState& s = p.metrics[mi];
+      switch (m.kind) {
+        case Kind::kCount:
+          row.push_back(Cell::Int(static_cast<int64_t>(p.rows[g])));
+          break;
+        case Kind::kSum: {
+          const WideSum& w = s.sum[g];
+          int64_t v = 0;
+          if (m.type == FieldType::kFloat) {
+            row.push_back(Cell::Float(w.FloatValue()));
+          } else if (w.FitsInt64(&v)) {
+            row.push_back(Cell::Int(v));
+          } else {
+            row.push_back(Cell::Float(w.ToDouble()));
+          }
+          break;
+        }
+        case Kind::kAvg: {
+          if (s.n[g] == 0) {
+            row.push_back(Cell::Null());
+            break;
+          }
+          const WideSum& w = s.sum[g];
+          const double n = static_cast<double>(s.n[g]);
+          if (m.type != FieldType::kFloat) {
+            row.push_back(Cell::Float(w.ToDouble() / n));
+          } else if (w.flags != 0) {
+            row.push_back(Cell::Float(w.FloatValue()));  // NaN or an infinity
+          } else {
+            // One division of the exact units: 0.6 / 3 gives 0.2, not 0.19999999999999998.
+            row.push_back(Cell::Float(w.ToDouble() / (n * kUnitsPerOne)));
+          }
+          break;
+        }
+        case Kind::kMin:
+        case Kind::kMax:
+          if (!s.has[g]) {
+            row.push_back(Cell::Null());
+          } else if (m.type == FieldType::kString) {
+            row.push_back(Cell::String(s.text[g]));
+          } else if (m.type == FieldType::kFloat) {
+            row.push_back(Cell::Float(BitsFloat(s.num[g])));
+          } else if (m.type == FieldType::kTime) {
+            row.push_back(Cell::Time(static_cast<int64_t>(s.num[g])));
+          } else {
+            row.push_back(Cell::Int(static_cast<int64_t>(s.num[g])));
+          }
+          break;
+        case Kind::kDistinct: {
+          const std::vector<uint32_t>& begin = src_begin[m.source];
+          row.push_back(Cell::Int(static_cast<int64_t>(begin[g + 1] - begin[g])));
+          break;
+        }
+        case Kind::kTop: {
+          const HashTable& t = p.values[m.source];
+          const std::vector<uint64_t>& counts = src_counts[m.source];
+          const std::vector<uint32_t>& begin = src_begin[m.source];
+          const std::vector<uint32_t>& order = src_order[m.source];
+          const uint32_t count = begin[g + 1] - begin[g];
+          texts.resize(count);
+          idx.resize(count);
+          for (uint32_t j = 0; j < count; ++j) {
+            texts[j].clear();
+            AppendValueText(m.type, t.key(order[begin[g] + j]).substr(4), &texts[j]);
+            idx[j] = j;
+          }
+          auto before = [&](uint32_t a, uint32_t b) {
+            const uint64_t ca = counts[order[begin[g] + a]];
+            const uint64_t cb = counts[order[begin[g] + b]];
+            if (ca != cb) return ca > cb;
+            return texts[a] < texts[b];
+          };
+          const size_t keep = std::min<uint64_t>(static_cast<uint64_t>(m.k), count);
+          std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(), before);
+          Cell cell;
+          cell.kind = Cell::Kind::kTop;
+          cell.top.reserve(keep);
+          for (size_t j = 0; j < keep; ++j) {
+            cell.top.emplace_back(std::move(texts[idx[j]]), counts[order[begin[g] + idx[j]]]);
+          }
+          row.push_back(std::move(cell));
+          break;
+        }
+        case Kind::kPercentile: {
+          const HashTable& t = p.values[m.source];
+          const std::vector<uint64_t>& counts = src_counts[m.source];
+          const std::vector<uint32_t>& begin = src_begin[m.source];
+          const std::vector<uint32_t>& order = src_order[m.source];
+          entries.clear();
+          uint64_t total = 0;
+          for (uint32_t j = begin[g]; j < begin[g + 1]; ++j) {
+            const uint32_t id = order[j];
+            uint64_t u;
+            std::memcpy(&u, t.key(id).data() + 4, 8);
+            if (m.type == FieldType::kFloat && std::isnan(BitsFloat(u))) continue;
+            entries.push_back(id);
+            total += counts[id];
+          }
+          if (total == 0) {
+            row.push_back(Cell::Null());
+            break;
+          }
+          auto value_of = [&](uint32_t id) {
+            uint64_t u;
+            std::memcpy(&u, t.key(id).data() + 4, 8);
+            return u;
+          };
+          std::sort(entries.begin(), entries.end(), [&](uint32_t a, uint32_t b) {
+            const uint64_t ua = value_of(a), ub = value_of(b);
+            if (m.type == FieldType::kFloat) return BitsFloat(ua) < BitsFloat(ub);
+            return static_cast<int64_t>(ua) < static_cast<int64_t>(ub);
+          });
+          // Nearest rank: the smallest value with at least NN% of the values <= it.
+          const unsigned __int128 scaled = static_cast<unsigned __int128>(m.pct_micro) * total;
+          constexpr uint64_t kHundredPercent = 100'000'000;
+          uint64_t rank = static_cast<uint64_t>((scaled + kHundredPercent - 1) / kHundredPercent);
+          if (rank < 1) rank = 1;
+          uint64_t seen = 0;
+          uint64_t chosen = value_of(entries.back());
+          for (uint32_t id : entries) {
+            seen += counts[id];
+            if (seen >= rank) {
+              chosen = value_of(id);
+              break;
+            }
+          }
+          if (m.type == FieldType::kFloat) {
+            row.push_back(Cell::Float(BitsFloat(chosen)));
+          } else if (m.type == FieldType::kTime) {
+            row.push_back(Cell::Time(static_cast<int64_t>(chosen)));
+          } else {
+            row.push_back(Cell::Int(static_cast<int64_t>(chosen)));
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  std::vector<uint32_t> perm(ngroups);
+  for (uint32_t g = 0; g < ngroups; ++g) perm[g] = g;
+  const size_t nkeys = impl.keys.size();
+  std::sort(perm.begin(), perm.end(), [&](uint32_t a, uint32_t b) {
+    for (size_t k = 0; k < nkeys; ++k) {
+      const int c = CompareCells(rows[a][k], rows[b][k]);
+      if (c != 0) return c < 0;
+    }
+    return p.groups.key(a) < p.groups.key(b);  // only non-canonical keys from Decode tie
+  });
+  table.rows.reserve(ngroups);
+  for (uint32_t g : perm) table.rows.push_back(std::move(rows[g]));
+  return table;
+}
+
+}  // namespace logpipe

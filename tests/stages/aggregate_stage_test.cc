@@ -1,0 +1,865 @@
+#include "stages/aggregate_stage.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "io/chunk.h"
+#include "stages/record_batch.h"
+#include "stages/schema.h"
+#include "stages/table.h"
+
+#if __has_include("tests/support/alloc_counter.h")
+#include "tests/support/alloc_counter.h"
+#define LOGPIPE_HAVE_ALLOC_COUNTER 1
+#endif
+
+namespace logpipe {
+namespace {
+
+// Field indexes of TestSchema().
+constexpr size_t kStatus = 0;  // int
+constexpr size_t kBytes = 1;   // int
+constexpr size_t kPath = 2;    // string
+constexpr size_t kTs = 3;      // time
+constexpr size_t kRt = 4;      // float
+constexpr size_t kIp = 5;      // string
+
+Schema TestSchema() {
+  Schema s;
+  s.Add({"status", FieldType::kInt, ""});
+  s.Add({"bytes", FieldType::kInt, ""});
+  s.Add({"path", FieldType::kString, ""});
+  s.Add({"ts", FieldType::kTime, "epoch_ms"});
+  s.Add({"rt", FieldType::kFloat, ""});
+  s.Add({"ip", FieldType::kString, ""});
+  return s;
+}
+
+// A hand-built batch of `rows` lines; every field absent until set. Not movable: the batch
+// points at the chunk.
+class TestBatch {
+ public:
+  TestBatch(size_t num_fields, uint32_t rows) {
+    std::string text;
+    for (uint32_t r = 0; r < rows; ++r) text += "line\n";
+    chunk_.Reserve(text.size() + 1);
+    if (!text.empty()) std::memcpy(chunk_.mutable_data(), text.data(), text.size());
+    chunk_.set_size(text.size());
+    batch_.Reset(chunk_, num_fields);
+  }
+  TestBatch(const TestBatch&) = delete;
+  TestBatch& operator=(const TestBatch&) = delete;
+
+  RecordBatch& batch() { return batch_; }
+  uint32_t size() const { return batch_.size(); }
+
+  void Int(size_t f, uint32_t row, int64_t v) { Set(f, row).i = v; }
+  void Float(size_t f, uint32_t row, double v) { Set(f, row).f = v; }
+  void Time(size_t f, uint32_t row, int64_t ms) { Set(f, row).i = ms; }
+  void Str(size_t f, uint32_t row, std::string text) {
+    storage_.push_back(std::move(text));
+    Set(f, row).text = storage_.back();
+  }
+
+ private:
+  Value& Set(size_t f, uint32_t row) {
+    Value& v = batch_.field(f, row);
+    v.present = true;
+    if (v.text.empty()) v.text = "x";
+    return v;
+  }
+
+  Chunk chunk_;
+  RecordBatch batch_;
+  std::deque<std::string> storage_;
+};
+
+std::unique_ptr<AggregateStage> MakeStage(
+    const std::vector<std::string>& keys,
+    const std::vector<std::pair<std::string, std::string>>& metrics,
+    const Schema& schema = TestSchema()) {
+  std::vector<GroupKeySpec> key_specs;
+  for (const auto& k : keys) {
+    Result<GroupKeySpec> spec = ParseGroupKey(k);
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    key_specs.push_back(spec.value());
+  }
+  std::vector<MetricSpec> metric_specs;
+  for (const auto& [name, expr] : metrics) {
+    Result<MetricSpec> spec = ParseMetric(name, expr);
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    metric_specs.push_back(spec.value());
+  }
+  Result<std::unique_ptr<AggregateStage>> stage =
+      AggregateStage::Create(key_specs, metric_specs, schema);
+  EXPECT_TRUE(stage.ok()) << stage.status().message();
+  return std::move(stage.value());
+}
+
+// A readable, exact rendering of a table for comparisons.
+std::string Dump(const Table& t) {
+  std::string out;
+  for (const auto& c : t.columns) out += c + "|";
+  out += "\n";
+  for (const auto& row : t.rows) {
+    for (const Cell& c : row) {
+      switch (c.kind) {
+        case Cell::Kind::kNull:
+          out += "null";
+          break;
+        case Cell::Kind::kInt:
+          out += "i" + std::to_string(c.i);
+          break;
+        case Cell::Kind::kTime:
+          out += "t" + std::to_string(c.i);
+          break;
+        case Cell::Kind::kFloat: {
+          char buf[64];
+          std::snprintf(buf, sizeof(buf), "f%.17g", c.f);
+          out += buf;
+          break;
+        }
+        case Cell::Kind::kString:
+          out += "s" + c.s;
+          break;
+        case Cell::Kind::kTop:
+          out += "[";
+          for (const auto& [v, n] : c.top) out += v + ":" + std::to_string(n) + ",";
+          out += "]";
+          break;
+      }
+      out += "|";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+TEST(GroupKey, ParsesFieldsAndTimeBuckets) {
+  Result<GroupKeySpec> k = ParseGroupKey("status");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->label, "status");
+  EXPECT_EQ(k->field, "status");
+  EXPECT_EQ(k->bucket_ms, 0);
+
+  k = ParseGroupKey(" bucket( ts ,5m ) ");
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_EQ(k->label, "bucket(ts, 5m)");
+  EXPECT_EQ(k->field, "ts");
+  EXPECT_EQ(k->bucket_ms, 300000);
+
+  k = ParseGroupKey("minute(ts)");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->label, "minute(ts)");
+  EXPECT_EQ(k->bucket_ms, 60000);
+  k = ParseGroupKey("hour(ts)");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->bucket_ms, 3600000);
+  k = ParseGroupKey("day(ts)");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->bucket_ms, 86400000);
+}
+
+TEST(GroupKey, RejectsMalformedEntriesSayingWhatWasExpected) {
+  for (const char* bad : {"", "bucket(ts)", "week(ts)", "bucket(ts, 5m, 1)", "status code",
+                          "minute()", "hour(ts", "1status", "bucket((ts), 5m)"}) {
+    Result<GroupKeySpec> k = ParseGroupKey(bad);
+    ASSERT_FALSE(k.ok()) << bad;
+    EXPECT_EQ(k.status().code(), StatusCode::kConfig);
+    EXPECT_EQ(k.status().message(),
+              std::string("group_by: expected a field name, bucket(f, duration), minute(f), "
+                          "hour(f) or day(f), got '") +
+                  bad + "'");
+  }
+  for (const char* bad : {"bucket(ts, 5x)", "bucket(ts, 0m)", "bucket(ts, -5m)"}) {
+    Result<GroupKeySpec> k = ParseGroupKey(bad);
+    ASSERT_FALSE(k.ok()) << bad;
+    EXPECT_NE(k.status().message().find("expected a positive duration"), std::string::npos)
+        << k.status().message();
+  }
+}
+
+TEST(Metric, ParsesEveryKind) {
+  struct Case {
+    const char* expr;
+    MetricSpec::Kind kind;
+    const char* field;
+  };
+  for (const Case& c : std::vector<Case>{{"count", MetricSpec::Kind::kCount, ""},
+                                         {"sum(bytes)", MetricSpec::Kind::kSum, "bytes"},
+                                         {"min( rt )", MetricSpec::Kind::kMin, "rt"},
+                                         {"max(path)", MetricSpec::Kind::kMax, "path"},
+                                         {"avg(rt)", MetricSpec::Kind::kAvg, "rt"},
+                                         {"distinct(ip)", MetricSpec::Kind::kDistinct, "ip"},
+                                         {"top(path, 10)", MetricSpec::Kind::kTop, "path"},
+                                         {"p95(rt)", MetricSpec::Kind::kPercentile, "rt"}}) {
+    Result<MetricSpec> m = ParseMetric("m", c.expr);
+    ASSERT_TRUE(m.ok()) << c.expr << ": " << m.status().message();
+    EXPECT_EQ(m->name, "m");
+    EXPECT_EQ(m->kind, c.kind) << c.expr;
+    EXPECT_EQ(m->field, c.field) << c.expr;
+  }
+  Result<MetricSpec> m = ParseMetric("t", "top(path,3)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->k, 3);
+  m = ParseMetric("p", "p99.9(rt)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_DOUBLE_EQ(m->percentile, 99.9);
+  m = ParseMetric("p", "p100(rt)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_DOUBLE_EQ(m->percentile, 100);
+}
+
+TEST(Metric, RejectsMalformedExpressionsSayingWhatWasExpected) {
+  Result<MetricSpec> m = ParseMetric("x", "summ(bytes)");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kConfig);
+  EXPECT_EQ(m.status().message(),
+            "metric 'x': expected count, sum(f), min(f), max(f), avg(f), distinct(f), top(f, k) "
+            "or pNN(f), got 'summ(bytes)'");
+  for (const char* bad :
+       {"", "count()", "sum()", "sum(bytes", "sum(a, b)", "top(path)", "countx", "sum(1x)"}) {
+    m = ParseMetric("x", bad);
+    ASSERT_FALSE(m.ok()) << bad;
+    EXPECT_NE(m.status().message().find("expected count,"), std::string::npos)
+        << m.status().message();
+  }
+  for (const char* bad : {"top(path, 0)", "top(path, -1)", "top(path, x)", "top(path, 1.5)"}) {
+    m = ParseMetric("x", bad);
+    ASSERT_FALSE(m.ok()) << bad;
+    EXPECT_NE(m.status().message().find("k a whole number >= 1"), std::string::npos) << bad;
+  }
+  for (const char* bad :
+       {"p0(rt)", "p100.5(rt)", "p101(rt)", "p99.1234567(rt)", "p9x(rt)", "p.5(rt)", "p50.(rt)"}) {
+    m = ParseMetric("x", bad);
+    ASSERT_FALSE(m.ok()) << bad;
+    EXPECT_NE(m.status().message().find("0 < NN <= 100"), std::string::npos)
+        << bad << ": " << m.status().message();
+  }
+  m = ParseMetric("", "count");
+  EXPECT_FALSE(m.ok());
+}
+
+TEST(AggregateStage, CreateRejectsUnknownFieldsWrongTypesAndDuplicateColumns) {
+  const Schema schema = TestSchema();
+  auto create = [&](std::vector<GroupKeySpec> keys, std::vector<MetricSpec> metrics) {
+    return AggregateStage::Create(std::move(keys), std::move(metrics), schema);
+  };
+  auto metric = [](const char* name, const char* expr) { return ParseMetric(name, expr).value(); };
+  auto key = [](const char* text) { return ParseGroupKey(text).value(); };
+
+  auto r = create({key("stauts")}, {metric("n", "count")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kConfig);
+  EXPECT_EQ(r.status().message(),
+            "group_by 'stauts': unknown field 'stauts' (fields: status, bytes, path, ts, rt, ip)");
+
+  r = create({key("bucket(status, 5m)")}, {metric("n", "count")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "group_by 'bucket(status, 5m)': field 'status' is int; a time bucket needs a time "
+            "field");
+
+  r = create({}, {metric("b", "sum(path)")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "metric 'b': sum(f) needs an int or float field; 'path' is string");
+  r = create({}, {metric("b", "avg(ts)")});
+  ASSERT_FALSE(r.ok());
+  r = create({}, {metric("b", "p50(ip)")});
+  ASSERT_FALSE(r.ok());
+  r = create({}, {metric("b", "sum(nope)")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown field 'nope'"), std::string::npos);
+
+  r = create({key("status")}, {metric("status", "count")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("column 'status' appears twice"), std::string::npos);
+
+  // Every allowed type combination is accepted.
+  r = create({key("status"), key("path"), key("rt"), key("ts"), key("hour(ts)")},
+             {metric("n", "count"), metric("s1", "sum(bytes)"), metric("s2", "sum(rt)"),
+              metric("a", "min(path)"), metric("b", "max(ts)"), metric("c", "avg(bytes)"),
+              metric("d", "distinct(rt)"), metric("e", "top(status, 3)"), metric("f", "p50(ts)")});
+  EXPECT_TRUE(r.ok()) << r.status().message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics, hand-computed
+
+TEST(AggregateStage, ComputesEveryMetricKind) {
+  auto stage = MakeStage({"status"}, {{"hits", "count"},
+                                      {"bytes", "sum(bytes)"},
+                                      {"min_b", "min(bytes)"},
+                                      {"max_b", "max(bytes)"},
+                                      {"avg_b", "avg(bytes)"},
+                                      {"rt_sum", "sum(rt)"},
+                                      {"rt_avg", "avg(rt)"},
+                                      {"rt_min", "min(rt)"},
+                                      {"first_path", "min(path)"},
+                                      {"last_path", "max(path)"},
+                                      {"last_ts", "max(ts)"},
+                                      {"ips", "distinct(ip)"},
+                                      {"top", "top(path, 2)"},
+                                      {"p50", "p50(bytes)"},
+                                      {"p90rt", "p90(rt)"}});
+  TestBatch b(6, 6);
+  // status 200: bytes 10, 20, absent; rt 0.1, 0.2, 0.3; paths /a /b /a; ips 1 1 2
+  // status 404: bytes 5, 7; rt absent; paths /z /a; ips absent
+  struct Row {
+    int64_t status;
+    int64_t bytes;  // -1: absent
+    double rt;      // < 0: absent
+    const char* path;
+    const char* ip;  // "": absent
+    int64_t ts;
+  };
+  const Row rows[] = {{200, 10, 0.1, "/a", "1", 5000}, {404, 5, -1, "/z", "", 1000},
+                      {200, 20, 0.2, "/b", "1", 7000}, {200, -1, 0.3, "/a", "2", 6000},
+                      {404, 7, -1, "/a", "", 2000},    {200, 10, -1, "/c", "3", 3000}};
+  for (uint32_t r = 0; r < 6; ++r) {
+    b.Int(kStatus, r, rows[r].status);
+    if (rows[r].bytes >= 0) b.Int(kBytes, r, rows[r].bytes);
+    if (rows[r].rt >= 0) b.Float(kRt, r, rows[r].rt);
+    b.Str(kPath, r, rows[r].path);
+    if (*rows[r].ip) b.Str(kIp, r, rows[r].ip);
+    b.Time(kTs, r, rows[r].ts);
+  }
+  // Row 5 is filtered out.
+  b.batch().selected = {0, 1, 2, 3, 4};
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+
+  ASSERT_EQ(t.columns.size(), 16u);
+  EXPECT_EQ(t.columns[0], "status");
+  EXPECT_EQ(t.columns[15], "p90rt");
+  ASSERT_EQ(t.rows.size(), 2u);
+  const std::vector<Cell>& a = t.rows[0];
+  EXPECT_EQ(a[0].i, 200);
+  EXPECT_EQ(a[1].i, 3);  // hits
+  EXPECT_EQ(a[2].kind, Cell::Kind::kInt);
+  EXPECT_EQ(a[2].i, 30);  // 10 + 20 (absent skipped)
+  EXPECT_EQ(a[3].i, 10);  // min
+  EXPECT_EQ(a[4].i, 20);  // max
+  EXPECT_EQ(a[5].kind, Cell::Kind::kFloat);
+  EXPECT_EQ(a[5].f, 15.0);  // avg over present values
+  EXPECT_EQ(a[6].kind, Cell::Kind::kFloat);
+  EXPECT_EQ(a[6].f, 0.6);  // exact: 0.1 + 0.2 + 0.3 == 0.6 in fixed point
+  EXPECT_EQ(a[7].f, 0.2);  // 0.6 / 3
+  EXPECT_EQ(a[8].f, 0.1);
+  EXPECT_EQ(a[9].s, "/a");
+  EXPECT_EQ(a[10].s, "/b");
+  EXPECT_EQ(a[11].kind, Cell::Kind::kTime);
+  EXPECT_EQ(a[11].i, 7000);
+  EXPECT_EQ(a[12].i, 2);  // distinct ips {1, 2}
+  ASSERT_EQ(a[13].kind, Cell::Kind::kTop);
+  ASSERT_EQ(a[13].top.size(), 2u);
+  EXPECT_EQ(a[13].top[0], (std::pair<std::string, uint64_t>("/a", 2)));
+  EXPECT_EQ(a[13].top[1], (std::pair<std::string, uint64_t>("/b", 1)));
+  EXPECT_EQ(a[14].kind, Cell::Kind::kInt);
+  EXPECT_EQ(a[14].i, 10);   // p50 of {10, 20}: rank ceil(1) = 1
+  EXPECT_EQ(a[15].f, 0.3);  // p90 of {0.1, 0.2, 0.3}: rank ceil(2.7) = 3
+
+  const std::vector<Cell>& z = t.rows[1];
+  EXPECT_EQ(z[0].i, 404);
+  EXPECT_EQ(z[1].i, 2);
+  EXPECT_EQ(z[2].i, 12);
+  EXPECT_EQ(z[5].f, 6.0);
+  EXPECT_EQ(z[6].kind, Cell::Kind::kFloat);  // sum of no values is 0
+  EXPECT_EQ(z[6].f, 0.0);
+  EXPECT_EQ(z[7].kind, Cell::Kind::kNull);  // avg of no values
+  EXPECT_EQ(z[8].kind, Cell::Kind::kNull);  // min of no values
+  EXPECT_EQ(z[12].i, 0);                    // distinct of no values
+  ASSERT_EQ(z[13].top.size(), 2u);          // tie at 1: bytewise ascending
+  EXPECT_EQ(z[13].top[0].first, "/a");
+  EXPECT_EQ(z[13].top[1].first, "/z");
+  EXPECT_EQ(z[15].kind, Cell::Kind::kNull);  // percentile of no values
+}
+
+TEST(AggregateStage, PercentilesUseNearestRank) {
+  auto stage = MakeStage({}, {{"p10", "p10(bytes)"},
+                              {"p50", "p50(bytes)"},
+                              {"p90", "p90(bytes)"},
+                              {"p91", "p91(bytes)"},
+                              {"p99.9", "p99.9(bytes)"},
+                              {"p100", "p100(bytes)"},
+                              {"tiny", "p0.000001(bytes)"}});
+  // Values 1..10 in a scrambled order, one of them repeated: {1,2,3,4,5,5,6,7,8,9,10}
+  TestBatch b(6, 11);
+  const int64_t values[] = {7, 3, 10, 1, 5, 9, 2, 8, 4, 6, 5};
+  for (uint32_t r = 0; r < 11; ++r) b.Int(kBytes, r, values[r]);
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  ASSERT_EQ(t.rows.size(), 1u);
+  // n = 11. p10: ceil(1.1) = 2 -> 2. p50: ceil(5.5) = 6 -> 5 (the 5th and 6th are both 5).
+  // p90: ceil(9.9) = 10 -> 9. p91: ceil(10.01) = 11 -> 10. p99.9 -> 11th -> 10. p100 -> 10.
+  // p0.000001: rank 1 -> 1.
+  EXPECT_EQ(Dump(t), "p10|p50|p90|p91|p99.9|p100|tiny|\ni2|i5|i9|i10|i10|i10|i1|\n");
+}
+
+TEST(AggregateStage, PercentileRankIsExactNotFloatingPoint) {
+  // p99.9 of 1..1000 is the 999th value: 0.999 * 1000 in doubles is 999.0000000000001.
+  auto stage = MakeStage({}, {{"p", "p99.9(bytes)"}, {"q", "p0.1(bytes)"}});
+  TestBatch b(6, 1000);
+  for (uint32_t r = 0; r < 1000; ++r) b.Int(kBytes, r, 1000 - r);
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  EXPECT_EQ(t.rows[0][0].i, 999);
+  EXPECT_EQ(t.rows[0][1].i, 1);
+}
+
+TEST(AggregateStage, FloatValuesAreCanonicalAndNonFiniteHandled) {
+  auto stage = MakeStage({"rt"}, {{"n", "count"},
+                                  {"s", "sum(rt)"},
+                                  {"lo", "min(rt)"},
+                                  {"d", "distinct(rt)"},
+                                  {"p", "p50(rt)"}});
+  TestBatch b(6, 6);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  b.Float(kRt, 0, 0.0);
+  b.Float(kRt, 1, -0.0);
+  b.Float(kRt, 2, nan);
+  b.Float(kRt, 3, -nan);
+  b.Float(kRt, 4, inf);
+  b.Float(kRt, 5, -1.5);
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  // Groups: -1.5, 0 (both zeros), +inf, NaN (both NaNs, last).
+  ASSERT_EQ(t.rows.size(), 4u);
+  EXPECT_EQ(t.rows[0][0].f, -1.5);
+  EXPECT_EQ(t.rows[1][0].f, 0.0);
+  EXPECT_FALSE(std::signbit(t.rows[1][0].f));
+  EXPECT_EQ(t.rows[1][1].i, 2);
+  EXPECT_EQ(t.rows[2][0].f, inf);
+  EXPECT_EQ(t.rows[2][2].f, inf);  // sum of +inf
+  EXPECT_TRUE(std::isnan(t.rows[3][0].f));
+  EXPECT_EQ(t.rows[3][1].i, 2);
+  EXPECT_TRUE(std::isnan(t.rows[3][2].f));          // sum with NaN
+  EXPECT_EQ(t.rows[3][3].kind, Cell::Kind::kNull);  // min skips NaN
+  EXPECT_EQ(t.rows[3][4].i, 1);                     // both NaNs are one distinct value
+  EXPECT_EQ(t.rows[3][5].kind, Cell::Kind::kNull);  // percentile skips NaN
+}
+
+TEST(AggregateStage, FloatSumsDoNotDependOnOrder) {
+  auto stage = MakeStage({}, {{"s", "sum(rt)"}});
+  const std::vector<double> values = {1e15, 0.1, -1e15, 0.2, 1e-9, 3.000000001};
+  std::vector<double> order = values;
+  std::string first;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    std::shuffle(order.begin(), order.end(), rng);
+    TestBatch b(6, static_cast<uint32_t>(order.size()));
+    for (uint32_t r = 0; r < order.size(); ++r) b.Float(kRt, r, order[r]);
+    auto p = stage->NewPartial();
+    stage->Add(b.batch(), *p);
+    Table t = stage->Finish(std::move(*p));
+    EXPECT_EQ(t.rows[0][0].f, 3.300000002);
+    if (round == 0) first = Dump(t);
+    EXPECT_EQ(Dump(t), first);
+  }
+}
+
+TEST(AggregateStage, IntSumsBeyondInt64BecomeFloat) {
+  auto stage = MakeStage({}, {{"s", "sum(bytes)"}, {"a", "avg(bytes)"}});
+  TestBatch b(6, 3);
+  for (uint32_t r = 0; r < 3; ++r) b.Int(kBytes, r, std::numeric_limits<int64_t>::max());
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  EXPECT_EQ(t.rows[0][0].kind, Cell::Kind::kFloat);
+  EXPECT_EQ(t.rows[0][0].f, 3.0 * 9223372036854775807.0);
+  EXPECT_EQ(t.rows[0][1].f, 9223372036854775807.0);
+}
+
+TEST(AggregateStage, WithoutGroupByThereIsExactlyOneRow) {
+  auto stage = MakeStage({}, {{"n", "count"},
+                              {"b", "sum(bytes)"},
+                              {"a", "avg(bytes)"},
+                              {"m", "max(path)"},
+                              {"d", "distinct(ip)"},
+                              {"t", "top(path, 3)"},
+                              {"p", "p50(rt)"}});
+  auto p = stage->NewPartial();
+  Table t = stage->Finish(std::move(*p));
+  EXPECT_EQ(Dump(t), "n|b|a|m|d|t|p|\ni0|i0|null|null|i0|[]|null|\n");
+}
+
+TEST(AggregateStage, GroupsSortByTypedKeyWithAbsentFirst) {
+  auto stage = MakeStage({"status", "path"}, {{"n", "count"}});
+  TestBatch b(6, 7);
+  b.Int(kStatus, 0, 1000);
+  b.Str(kPath, 0, "b");
+  b.Int(kStatus, 1, 200);
+  b.Str(kPath, 1, "\xff");
+  b.Int(kStatus, 2, -5);
+  b.Str(kPath, 2, "a");
+  b.Int(kStatus, 3, 200);
+  b.Str(kPath, 3, "B");
+  b.Str(kPath, 4, "z");    // status absent
+  b.Int(kStatus, 5, 200);  // path absent
+  b.Int(kStatus, 6, 200);
+  b.Str(kPath, 6, "B");
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  EXPECT_EQ(Dump(t),
+            "status|path|n|\n"
+            "null|sz|i1|\n"
+            "i-5|sa|i1|\n"
+            "i200|null|i1|\n"
+            "i200|sB|i2|\n"
+            "i200|s\xff|i1|\n"
+            "i1000|sb|i1|\n");
+}
+
+TEST(AggregateStage, TimeBucketsFloorTowardMinusInfinity) {
+  auto stage = MakeStage({"bucket(ts, 5m)"}, {{"n", "count"}});
+  TestBatch b(6, 8);
+  const int64_t times[] = {0, 299999, 300000, -1, -300000, -300001, 1431857103000, 599999};
+  for (uint32_t r = 0; r < 8; ++r) b.Time(kTs, r, times[r]);
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  EXPECT_EQ(t.columns[0], "bucket(ts, 5m)");
+  EXPECT_EQ(Dump(t),
+            "bucket(ts, 5m)|n|\n"
+            "t-600000|i1|\n"
+            "t-300000|i2|\n"
+            "t0|i2|\n"
+            "t300000|i2|\n"
+            "t1431857100000|i1|\n");
+  for (const auto& row : t.rows) EXPECT_EQ(row[0].kind, Cell::Kind::kTime);
+}
+
+TEST(AggregateStage, TopBreaksTiesBytewiseAndFormatsTypedValues) {
+  auto stage = MakeStage({}, {{"paths", "top(path, 3)"},
+                              {"codes", "top(status, 2)"},
+                              {"times", "top(ts, 1)"},
+                              {"one", "top(ip, 100)"}});
+  TestBatch b(6, 6);
+  const char* paths[] = {"/b", "/a", "/c", "/\xc3\xa9", "/B", "/c"};
+  const int64_t codes[] = {404, 200, 404, 200, 1000, 5};
+  for (uint32_t r = 0; r < 6; ++r) {
+    b.Str(kPath, r, paths[r]);
+    b.Int(kStatus, r, codes[r]);
+    b.Time(kTs, r, 1431857103250);
+  }
+  b.Str(kIp, 0, "1.1.1.1");
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  // /c: 2, then ties at 1 bytewise: "/B" < "/a" < "/b" < "/\xc3\xa9". Codes: 200 and 404 tie
+  // at 2; "200" < "404" as text.
+  EXPECT_EQ(Dump(t),
+            "paths|codes|times|one|\n"
+            "[/c:2,/B:1,/a:1,]|[200:2,404:2,]|[2015-05-17T10:05:03.250Z:6,]|[1.1.1.1:1,]|\n");
+}
+
+TEST(AggregateStage, StringMinMaxAreBytewise) {
+  auto stage = MakeStage({}, {{"lo", "min(path)"}, {"hi", "max(path)"}});
+  TestBatch b(6, 4);
+  b.Str(kPath, 0, "b");
+  b.Str(kPath, 1, "\xff\x01");
+  b.Str(kPath, 2, "B");
+  b.Str(kPath, 3, "ab");
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  Table t = stage->Finish(std::move(*p));
+  EXPECT_EQ(t.rows[0][0].s, "B");
+  EXPECT_EQ(t.rows[0][1].s, "\xff\x01");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merge, Encode, Decode
+
+// Random rows over a few keys with every metric kind; values chosen to collide.
+struct RandomRows {
+  std::vector<int64_t> status, bytes, ts;
+  std::vector<double> rt;
+  std::vector<std::string> path, ip;
+  std::vector<uint8_t> present;  // bit per field
+
+  explicit RandomRows(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    for (size_t i = 0; i < n; ++i) {
+      status.push_back(std::vector<int64_t>{200, 304, 404, 500, -1}[rng() % 5]);
+      bytes.push_back(static_cast<int64_t>(rng() % 5000) - 100);
+      ts.push_back(static_cast<int64_t>(rng() % 7200000) - 3600000);
+      rt.push_back((rng() % 2000) / 1000.0 - (rng() % 3 == 0 ? 1e6 : 0));
+      path.push_back("/p" + std::to_string(rng() % 40) + (rng() % 9 == 0 ? "\xff" : ""));
+      ip.push_back("10.0.0." + std::to_string(rng() % 30));
+      present.push_back(static_cast<uint8_t>(rng()));
+    }
+  }
+  size_t size() const { return status.size(); }
+
+  // A batch of rows [begin, end).
+  std::unique_ptr<TestBatch> Batch(size_t begin, size_t end) const {
+    auto b = std::make_unique<TestBatch>(6, static_cast<uint32_t>(end - begin));
+    for (size_t i = begin; i < end; ++i) {
+      const uint32_t r = static_cast<uint32_t>(i - begin);
+      const uint8_t m = present[i];
+      if (m & 1) b->Int(kStatus, r, status[i]);
+      if (m & 2) b->Int(kBytes, r, bytes[i]);
+      if (m & 4) b->Str(kPath, r, path[i]);
+      if (m & 8) b->Time(kTs, r, ts[i]);
+      if ((m & 16) || (m & 64)) b->Float(kRt, r, rt[i]);
+      if (m & 32) b->Str(kIp, r, ip[i]);
+    }
+    return b;
+  }
+};
+
+std::unique_ptr<AggregateStage> EveryMetricStage() {
+  return MakeStage({"status", "bucket(ts, 20m)"}, {{"n", "count"},
+                                                   {"b", "sum(bytes)"},
+                                                   {"rs", "sum(rt)"},
+                                                   {"lo", "min(bytes)"},
+                                                   {"hi", "max(rt)"},
+                                                   {"first", "min(path)"},
+                                                   {"last", "max(ip)"},
+                                                   {"t0", "min(ts)"},
+                                                   {"avg_b", "avg(bytes)"},
+                                                   {"avg_r", "avg(rt)"},
+                                                   {"ips", "distinct(ip)"},
+                                                   {"top", "top(path, 3)"},
+                                                   {"p50", "p50(bytes)"},
+                                                   {"p99", "p99.9(rt)"},
+                                                   {"pt", "p25(ts)"},
+                                                   {"dp", "distinct(path)"},
+                                                   {"tr", "top(rt, 2)"}});
+}
+
+TEST(AggregateMerge, ResultDoesNotDependOnSplitOrMergeOrder) {
+  auto stage = EveryMetricStage();
+  const RandomRows rows(3000, 1);
+  // Reference: one partial, one batch.
+  std::string reference;
+  {
+    auto b = rows.Batch(0, rows.size());
+    auto p = stage->NewPartial();
+    stage->Add(b->batch(), *p);
+    reference = Dump(stage->Finish(std::move(*p)));
+  }
+  std::mt19937 rng(99);
+  for (int round = 0; round < 12; ++round) {
+    // Cut the rows into random batches, give them to random partials, merge in random order.
+    const size_t npartials = 1 + rng() % 5;
+    std::vector<std::unique_ptr<Partial>> partials;
+    for (size_t i = 0; i < npartials; ++i) partials.push_back(stage->NewPartial());
+    size_t pos = 0;
+    while (pos < rows.size()) {
+      const size_t len = std::min<size_t>(rows.size() - pos, 1 + rng() % 400);
+      auto b = rows.Batch(pos, pos + len);
+      stage->Add(b->batch(), *partials[rng() % npartials]);
+      pos += len;
+    }
+    const bool through_bytes = round % 2 == 1;
+    while (partials.size() > 1) {
+      const size_t from = rng() % partials.size();
+      size_t into = rng() % (partials.size() - 1);
+      if (into >= from) ++into;
+      if (through_bytes) {
+        std::string bytes;
+        stage->Encode(*partials[from], &bytes);
+        Status st = stage->Decode(bytes, partials[into].get());
+        ASSERT_TRUE(st.ok()) << st.message();
+      } else {
+        stage->Merge(std::move(*partials[from]), *partials[into]);
+      }
+      partials.erase(partials.begin() + from);
+    }
+    EXPECT_EQ(Dump(stage->Finish(std::move(*partials[0]))), reference) << "round " << round;
+  }
+}
+
+TEST(AggregateMerge, EncodeDecodeRoundTripsIntoAnEmptyPartial) {
+  auto stage = EveryMetricStage();
+  const RandomRows rows(500, 2);
+  auto b = rows.Batch(0, rows.size());
+  auto p = stage->NewPartial();
+  stage->Add(b->batch(), *p);
+  std::string bytes;
+  stage->Encode(*p, &bytes);
+  auto q = stage->NewPartial();
+  ASSERT_TRUE(stage->Decode(bytes, q.get()).ok());
+  std::string again;
+  stage->Encode(*q, &again);
+  EXPECT_EQ(Dump(stage->Finish(std::move(*q))), Dump(stage->Finish(std::move(*p))));
+  EXPECT_EQ(again.size(), bytes.size());
+}
+
+TEST(AggregateMerge, MergedPartialCanKeepAdding) {
+  auto stage = MakeStage({"status"}, {{"n", "count"}, {"d", "distinct(path)"}});
+  const RandomRows rows(200, 3);
+  auto p = stage->NewPartial();
+  auto q = stage->NewPartial();
+  auto b1 = rows.Batch(0, 100);
+  auto b2 = rows.Batch(100, 200);
+  stage->Add(b1->batch(), *q);
+  stage->Merge(std::move(*q), *p);
+  stage->Add(b2->batch(), *q);  // `from` is left empty and usable
+  stage->Merge(std::move(*q), *p);
+  auto r = stage->NewPartial();
+  auto all = rows.Batch(0, 200);
+  stage->Add(all->batch(), *r);
+  EXPECT_EQ(Dump(stage->Finish(std::move(*p))), Dump(stage->Finish(std::move(*r))));
+}
+
+TEST(AggregateMerge, DecodeRejectsTruncatedAndCorruptBytes) {
+  auto stage = EveryMetricStage();
+  const RandomRows rows(60, 4);
+  auto b = rows.Batch(0, rows.size());
+  auto p = stage->NewPartial();
+  stage->Add(b->batch(), *p);
+  std::string bytes;
+  stage->Encode(*p, &bytes);
+  const std::string reference = Dump(stage->Finish(std::move(*p)));
+
+  // Every strict prefix is an error and leaves the target untouched.
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto q = stage->NewPartial();
+    Status st = stage->Decode(std::string_view(bytes.data(), n), q.get());
+    ASSERT_FALSE(st.ok()) << "prefix " << n;
+    EXPECT_EQ(st.code(), StatusCode::kDataError);
+    EXPECT_EQ(Dump(stage->Finish(std::move(*q))),
+              Dump(stage->Finish(std::move(*stage->NewPartial()))));
+  }
+  // Trailing bytes.
+  {
+    auto q = stage->NewPartial();
+    EXPECT_FALSE(stage->Decode(bytes + "x", q.get()).ok());
+  }
+  // Random corruption: an error or some valid partial, never a crash (ASan checks reads).
+  std::mt19937 rng(5);
+  int errors = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bad = bytes;
+    const int flips = 1 + rng() % 4;
+    for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng());
+    auto q = stage->NewPartial();
+    Status st = stage->Decode(bad, q.get());
+    if (!st.ok()) {
+      ++errors;
+      EXPECT_EQ(st.code(), StatusCode::kDataError);
+      EXPECT_EQ(st.message().rfind("aggregate partial: ", 0), 0u) << st.message();
+    } else {
+      (void)stage->Finish(std::move(*q));
+    }
+  }
+  EXPECT_GT(errors, 1000);
+  // Garbage and bytes from another stage's shape.
+  for (const std::string& garbage : {std::string(), std::string("LPAG"), std::string(100, '\xff'),
+                                     std::string("LPAG\x01\x00\x00\x00", 8)}) {
+    auto q = stage->NewPartial();
+    EXPECT_FALSE(stage->Decode(garbage, q.get()).ok());
+  }
+  auto other = MakeStage({"status"}, {{"n", "count"}});
+  auto q = other->NewPartial();
+  Status st = other->Decode(bytes, q.get());
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("mismatch"), std::string::npos) << st.message();
+}
+
+TEST(AggregateMerge, DecodeRejectsDuplicateGroupsAndValues) {
+  auto stage = MakeStage({"status"}, {{"d", "distinct(status)"}});
+  TestBatch b(6, 1);
+  b.Int(kStatus, 0, 200);
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  std::string bytes;
+  stage->Encode(*p, &bytes);
+  // Layout: header (4 magic + 1 version + 1 nkeys + 2 key + 1 nmetrics + 2 metric) = 11, then
+  // ngroups(1) keylen(1) key(9) rows(1) | nvalues(1) gid(1) value(zigzag 200: 2) count(1).
+  ASSERT_EQ(bytes.size(), 11u + 12u + 5u);
+  std::string groups = bytes.substr(12, 11);
+  std::string two_groups = bytes.substr(0, 11) + "\x02" + groups + groups + bytes.substr(23);
+  auto q = stage->NewPartial();
+  Status st = stage->Decode(two_groups, q.get());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("duplicate group"), std::string::npos) << st.message();
+  std::string values = bytes.substr(24);
+  std::string two_values = bytes.substr(0, 23) + "\x02" + values + values;
+  st = stage->Decode(two_values, q.get());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("duplicate value"), std::string::npos) << st.message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale and allocation
+
+TEST(AggregateStage, HandlesQuarterMillionDistinctKeys) {
+  constexpr uint32_t kKeys = 250000;
+  auto stage = MakeStage({"path"}, {{"n", "count"}, {"b", "sum(bytes)"}});
+  auto top = MakeStage({}, {{"top", "top(path, 3)"}, {"d", "distinct(path)"}});
+  auto p = stage->NewPartial();
+  auto tp = top->NewPartial();
+  // Two passes over the keys in batches of 10000 rows; key i gets bytes i, twice; key 7 thrice.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (uint32_t start = 0; start < kKeys; start += 10000) {
+      TestBatch b(6, 10000);
+      for (uint32_t r = 0; r < 10000; ++r) {
+        const uint32_t key = start + r;
+        b.Str(kPath, r, "/item/" + std::to_string(key));
+        b.Int(kBytes, r, key);
+      }
+      stage->Add(b.batch(), *p);
+      top->Add(b.batch(), *tp);
+    }
+  }
+  TestBatch extra(6, 1);
+  extra.Str(kPath, 0, "/item/7");
+  extra.Int(kBytes, 0, 7);
+  stage->Add(extra.batch(), *p);
+  top->Add(extra.batch(), *tp);
+
+  Table t = stage->Finish(std::move(*p));
+  ASSERT_EQ(t.rows.size(), kKeys);
+  for (size_t i = 1; i < t.rows.size(); ++i) ASSERT_LT(t.rows[i - 1][0].s, t.rows[i][0].s);
+  uint64_t total = 0;
+  for (const auto& row : t.rows) {
+    const int64_t key = std::stoll(row[0].s.substr(6));
+    const int64_t times = key == 7 ? 3 : 2;
+    ASSERT_EQ(row[1].i, times) << row[0].s;
+    ASSERT_EQ(row[2].i, key * times) << row[0].s;
+    total += static_cast<uint64_t>(row[1].i);
+  }
+  EXPECT_EQ(total, 2u * kKeys + 1);
+
+  Table tt = top->Finish(std::move(*tp));
+  EXPECT_EQ(Dump(tt), "top|d|\n[/item/7:3,/item/0:2,/item/1:2,]|i250000|\n");
+}
+
+#ifdef LOGPIPE_HAVE_ALLOC_COUNTER
+TEST(AggregateStage, AddAllocatesNothingForKeysAndValuesAlreadySeen) {
+  auto stage = EveryMetricStage();
+  const RandomRows rows(2000, 6);
+  auto b = rows.Batch(0, rows.size());
+  auto p = stage->NewPartial();
+  stage->Add(b->batch(), *p);
+  const uint64_t before = testing::AllocationCount();
+  stage->Add(b->batch(), *p);
+  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+}
+#endif
+
+}  // namespace
+}  // namespace logpipe
