@@ -1,0 +1,79 @@
+#pragma once
+// Config: a job as the user wrote it (YAML v1), checked for syntax and types but not yet for
+// meaning. pipeline/config_yaml.h builds it from a file plus --set overrides; BuildPlan
+// (pipeline/plan.h) turns it into a runnable Plan (regexes compiled, fields resolved).
+//
+// Each struct field is one config key (snake_case, same name). `where` records the place a
+// value came from ("run.yaml:14:12" or "--set stages.1.where") so later errors can name it.
+// Thread-safety: plain values.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace logpipe {
+
+enum class ExecModel { kSerial, kThreads, kTbb, kProcesses, kAsync };
+const char* ExecModelName(ExecModel model);
+
+struct ExecSpec {
+  ExecModel model = ExecModel::kSerial;
+  int workers = 0;  // 0: the model's default (1 for serial)
+  std::string where;
+};
+
+struct InputSpec {
+  std::string path;  // file, glob, directory or "-"
+  std::string where;
+};
+
+enum class OnMismatch { kCount, kReject, kFail };
+
+struct StageSpec {
+  std::string type;  // parse | filter | aggregate
+  std::string where;
+  ExecSpec exec;
+  bool has_exec = false;
+  // parse
+  std::string pattern;                                  // built-in pattern name
+  std::string regex;                                    // or a regex with (?P<name>...) groups
+  std::vector<std::pair<std::string, std::string>> fields;  // name -> type text, config order
+  std::string encoding = "latin1";                      // latin1 | utf8
+  OnMismatch on_mismatch = OnMismatch::kCount;
+  std::string rejects;                                  // rejects file path
+  // filter
+  std::string filter_where;  // config key `where`
+  // aggregate
+  std::vector<std::string> group_by;
+  std::vector<std::pair<std::string, std::string>> metrics;  // name -> expression, in order
+  std::map<std::string, std::string> places;  // key -> "file:line:col" for error messages
+};
+
+struct OutputSpec {
+  std::string kind = "report";  // report | records
+  std::string path;             // "-" is standard output
+  std::string format;           // report: json | csv | table; records: jsonl | csv
+  std::vector<std::string> fields;  // records: which fields (default: all)
+  bool line_numbers = false;        // records: add "_line"
+  std::string where;
+};
+
+struct ReadSpec {
+  uint64_t chunk_bytes = uint64_t{4} << 20;
+  uint64_t max_line_bytes = uint64_t{16} << 20;
+};
+
+struct Config {
+  std::string file;  // the config file it came from
+  int version = 1;
+  std::string name;
+  std::vector<InputSpec> inputs;
+  ReadSpec read;
+  std::vector<StageSpec> stages;
+  std::vector<OutputSpec> outputs;
+};
+
+}  // namespace logpipe

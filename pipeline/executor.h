@@ -1,0 +1,59 @@
+#pragma once
+// Executor: runs a Plan's CPU stages over all inputs. Executors alone own concurrency (threads,
+// TBB, forked shards); every executor runs the same stage objects and must produce the same
+// results: batches reach the OrderedConsumer in input order, and aggregate partials merge to
+// the same table whatever the model, worker count or chunk size.
+//
+// Thread-safety: Run() is called once per run, from the main thread.
+// Errors: the first input error (named by the input stream) or the consumer's error stops the
+//   run; nothing is committed by the executor itself.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/status.h"
+#include "pipeline/plan.h"
+#include "stages/record_batch.h"
+#include "stages/stage.h"
+
+namespace logpipe {
+
+// Receives each processed batch, on one thread, in input order (by chunk seq). Writes records
+// and rejects, and applies on_mismatch: fail.
+class OrderedConsumer {
+ public:
+  virtual ~OrderedConsumer() = default;
+  virtual Status Consume(const RecordBatch& batch) = 0;
+};
+
+struct RunStats {
+  BatchCounters counters;         // summed over all batches
+  uint64_t oversized_lines = 0;   // lines over max_line_bytes, never parsed
+  uint64_t chunks = 0;
+};
+
+struct RunResult {
+  RunStats stats;
+  std::unique_ptr<Partial> partial;  // the merged aggregate state; null without aggregate
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual Status Run(const Plan& plan, const std::vector<std::string>& inputs,
+                     OrderedConsumer& consumer, RunResult* result) = 0;
+};
+
+// Hands one processed batch to the consumer and adds its counters to `stats`. Every executor
+// calls it for each chunk, in seq order, from one thread.
+Status DeliverBatch(const RecordBatch& batch, OrderedConsumer& consumer, RunStats* stats);
+
+// The executor for the plan's execution model (pipeline/executor.cc).
+std::unique_ptr<Executor> NewExecutor(const Plan& plan);
+// One constructor per model, each in its own executor_<model>.cc.
+std::unique_ptr<Executor> NewSerialExecutor();
+std::unique_ptr<Executor> NewThreadsExecutor();
+
+}  // namespace logpipe

@@ -1,0 +1,128 @@
+// The threads executor: a reading thread, a fixed pool of std::threads per segment, and the
+// calling thread putting batches back in input order for the consumer.
+//
+//   reader --q[0]--> segment 0 (W0 threads) --q[1]--> ... --done--> main: reorder, consume
+//      ^                                                                   |
+//      +------------------------------ free items <------------------------+
+//
+// A fixed pool of WorkItems circulates; the reader waits for a free one, so at most
+// `pool` chunks are in memory (backpressure without a bound on any queue). A serial segment
+// is one thread; it sees batches in arrival order, which is fine: stages are per batch, and
+// aggregate partials merge in any order. Only the consumer needs input order.
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "pipeline/blocking_queue.h"
+#include "pipeline/executor.h"
+#include "pipeline/input_stream.h"
+#include "pipeline/work_item.h"
+
+namespace logpipe {
+namespace {
+
+class ThreadsExecutor : public Executor {
+ public:
+  Status Run(const Plan& plan, const std::vector<std::string>& inputs, OrderedConsumer& consumer,
+             RunResult* result) override {
+    const size_t num_segments = plan.segments.size();
+    int total_workers = 0;
+    for (const auto& segment : plan.segments) total_workers += segment.workers;
+    const size_t pool_size = static_cast<size_t>(total_workers) + 2;
+
+    std::vector<std::unique_ptr<WorkItem>> pool;
+    BlockingQueue<WorkItem*> free_items;
+    free_items.AddProducers(1);  // the main thread, recycling
+    for (size_t i = 0; i < pool_size; ++i) {
+      pool.push_back(std::make_unique<WorkItem>());
+      free_items.Push(pool.back().get());
+    }
+    // queues[s] feeds segment s; queues[num_segments] feeds the main thread.
+    std::vector<BlockingQueue<WorkItem*>> queues(num_segments + 1);
+    queues[0].AddProducers(1);
+    for (size_t s = 0; s < num_segments; ++s) queues[s + 1].AddProducers(plan.segments[s].workers);
+
+    auto abort_all = [&] {
+      free_items.Abort();
+      for (auto& q : queues) q.Abort();
+    };
+
+    Status read_status;
+    std::vector<std::thread> threads;
+    threads.emplace_back([&] {
+      InputStream stream(inputs, plan.chunker);
+      WorkItem* item = nullptr;
+      while (free_items.Pop(&item)) {
+        Result<bool> more = stream.Next(&item->chunk);
+        if (!more.ok()) {
+          read_status = more.status();
+          abort_all();
+          break;
+        }
+        if (!*more) break;
+        item->batch.Reset(item->chunk, plan.schema.size());
+        queues[0].Push(item);
+      }
+      queues[0].ProducerDone();
+    });
+
+    // states[s][w]: worker w of segment s. Built here, used only by that worker's thread.
+    std::vector<std::vector<WorkerState>> states(num_segments);
+    for (size_t s = 0; s < num_segments; ++s) {
+      for (int w = 0; w < plan.segments[s].workers; ++w) {
+        states[s].push_back(NewWorkerState(plan, plan.segments[s]));
+      }
+    }
+    for (size_t s = 0; s < num_segments; ++s) {
+      for (int w = 0; w < plan.segments[s].workers; ++w) {
+        threads.emplace_back([&, s, w] {
+          WorkItem* item = nullptr;
+          while (queues[s].Pop(&item)) {
+            RunSegmentStages(plan, plan.segments[s], *item, states[s][w]);
+            queues[s + 1].Push(item);
+          }
+          queues[s + 1].ProducerDone();
+        });
+      }
+    }
+
+    // Put batches back in seq order for the consumer, then recycle them.
+    result->stats.counters.Clear(plan.schema.size());
+    Status consume_status;
+    std::map<uint64_t, WorkItem*> pending;
+    uint64_t next_seq = 0;
+    WorkItem* item = nullptr;
+    while (consume_status.ok() && queues[num_segments].Pop(&item)) {
+      pending.emplace(item->chunk.seq, item);
+      while (!pending.empty() && pending.begin()->first == next_seq) {
+        WorkItem* ready = pending.begin()->second;
+        pending.erase(pending.begin());
+        consume_status = DeliverBatch(ready->batch, consumer, &result->stats);
+        ++next_seq;
+        free_items.Push(ready);
+        if (!consume_status.ok()) {
+          abort_all();
+          break;
+        }
+      }
+    }
+    free_items.ProducerDone();
+    for (auto& t : threads) t.join();
+    if (!read_status.ok()) return read_status;
+    if (!consume_status.ok()) return consume_status;
+
+    std::vector<WorkerState> all;
+    for (auto& segment_states : states) {
+      for (auto& state : segment_states) all.push_back(std::move(state));
+    }
+    result->partial = MergePartials(plan, all);
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> NewThreadsExecutor() { return std::make_unique<ThreadsExecutor>(); }
+
+}  // namespace logpipe

@@ -1,0 +1,365 @@
+#include "pipeline/plan.h"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "stages/aggregate_stage.h"
+#include "stages/filter_stage.h"
+#include "stages/pattern_library.h"
+#include "stages/record_format.h"
+
+namespace logpipe {
+namespace {
+
+std::string Join(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::string Place(const StageSpec& stage, const std::string& key) {
+  auto it = stage.places.find(key);
+  return it != stage.places.end() ? it->second : stage.where;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes % (1u << 30) == 0) return std::to_string(bytes >> 30) + " GiB";
+  if (bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes % (1u << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// "int", "time:%d/%b/%Y", ... -> FieldSpec (type and time format).
+Status ParseFieldType(const std::string& name, const std::string& text,
+                      const std::vector<FieldSpec>& defaults, FieldSpec* out) {
+  out->name = name;
+  out->time_format.clear();
+  if (text == "string") {
+    out->type = FieldType::kString;
+  } else if (text == "int") {
+    out->type = FieldType::kInt;
+  } else if (text == "float") {
+    out->type = FieldType::kFloat;
+  } else if (text == "time" || text.rfind("time:", 0) == 0) {
+    out->type = FieldType::kTime;
+    if (text.size() > 5) {
+      out->time_format = text.substr(5);
+    } else {
+      for (const auto& d : defaults) {
+        if (d.name == name && d.type == FieldType::kTime) out->time_format = d.time_format;
+      }
+      if (out->time_format.empty()) {
+        return ConfigError("field '" + name + "': 'time' needs a format, e.g. "
+                           "\"time:%d/%b/%Y:%H:%M:%S %z\", \"time:epoch\" or \"time:iso8601\"");
+      }
+    }
+  } else {
+    return ConfigError("field '" + name + "': unknown type '" + text +
+                       "'; expected string, int, float or time[:FORMAT]");
+  }
+  return Status::Ok();
+}
+
+void AddUnique(std::vector<std::string>* names, const std::string& name) {
+  if (std::find(names->begin(), names->end(), name) == names->end()) names->push_back(name);
+}
+
+// Fills in default workers and rejects models a CPU stage cannot use.
+Status CheckExec(ExecSpec* exec) {
+  switch (exec->model) {
+    case ExecModel::kSerial:
+      if (exec->workers == 0) exec->workers = 1;
+      if (exec->workers != 1) {
+        return ConfigError(exec->where + ": model serial runs on exactly 1 worker; use threads, "
+                           "tbb or processes for more");
+      }
+      return Status::Ok();
+    case ExecModel::kThreads:
+      if (exec->workers == 0) exec->workers = DefaultWorkers();
+      return Status::Ok();
+    case ExecModel::kAsync:
+      return ConfigError(exec->where + ": model async is for I/O stages (fetching URLs); CPU "
+                         "stages run serial, threads, tbb or processes");
+    case ExecModel::kTbb:
+    case ExecModel::kProcesses:
+      break;
+  }
+  return ConfigError(exec->where + ": exec model '" + ExecModelName(exec->model) +
+                     "' is not available in logpipe " LOGPIPE_VERSION
+                     "; CPU stages run serial or threads in this version");
+}
+
+}  // namespace
+
+int DefaultWorkers() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+Result<Plan> BuildPlan(Config config) {
+  Plan plan;
+  const auto& stages = config.stages;
+
+  // Shape: parse, filter*, aggregate?
+  if (stages.empty() || stages[0].type != "parse") {
+    return ConfigError((stages.empty() ? config.file : stages[0].where) +
+                       ": the first stage must be 'type: parse' (it turns lines into fields)");
+  }
+  for (size_t i = 1; i < stages.size(); ++i) {
+    if (stages[i].type == "parse") {
+      return ConfigError(stages[i].where + ": only one parse stage is allowed per job");
+    }
+    if (stages[i].type == "aggregate" && i + 1 != stages.size()) {
+      return ConfigError(stages[i].where + ": the aggregate stage must be the last stage");
+    }
+  }
+  const StageSpec& parse_spec = stages[0];
+
+  // The pattern and its named groups.
+  std::vector<FieldSpec> default_types;
+  std::string regex = parse_spec.regex;
+  if (!parse_spec.pattern.empty()) {
+    const BuiltinPattern* builtin = FindBuiltinPattern(parse_spec.pattern);
+    if (builtin == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& p : BuiltinPatterns()) names.push_back(p.name);
+      return ConfigError(Place(parse_spec, "pattern") + ": unknown pattern '" +
+                         parse_spec.pattern + "'; built-in patterns are: " + Join(names) +
+                         " (or write 'regex:' with (?P<name>...) groups)");
+    }
+    regex = builtin->regex;
+    default_types = builtin->default_types;
+    plan.pattern_label = builtin->name;
+  } else {
+    plan.pattern_label = "regex";
+  }
+  Result<std::vector<std::string>> groups = NamedGroups(regex);
+  if (!groups.ok()) return groups.status().WithPrefix(Place(parse_spec, "pattern"));
+  plan.pattern_groups = std::move(groups.value());
+  if (plan.pattern_groups.empty()) {
+    return ConfigError(Place(parse_spec, "pattern") +
+                       ": the regex has no named groups, so it yields no fields; name the parts "
+                       "you need with (?P<name>...)");
+  }
+  auto is_group = [&](const std::string& name) {
+    return std::find(plan.pattern_groups.begin(), plan.pattern_groups.end(), name) !=
+           plan.pattern_groups.end();
+  };
+  auto unknown_field = [&](const std::string& where, const std::string& name) {
+    return ConfigError(where + ": unknown field '" + name + "'; the " + plan.pattern_label +
+                       " pattern has: " + Join(plan.pattern_groups));
+  };
+
+  // Types: the pattern's defaults, overridden by `fields:`.
+  std::vector<FieldSpec> types;
+  for (const auto& group : plan.pattern_groups) {
+    FieldSpec spec{group, FieldType::kString, ""};
+    for (const auto& d : default_types) {
+      if (d.name == group) spec = d;
+    }
+    types.push_back(spec);
+  }
+  for (const auto& [name, type_text] : parse_spec.fields) {
+    const std::string where = Place(parse_spec, "fields." + name);
+    if (!is_group(name)) return unknown_field(where, name);
+    auto it = std::find_if(types.begin(), types.end(), [&](const FieldSpec& f) { return f.name == name; });
+    LOGPIPE_RETURN_IF_ERROR(ParseFieldType(name, type_text, default_types, &*it).WithPrefix(where));
+    if (it->type == FieldType::kTime) {
+      Result<TimeFormat> format = TimeFormat::Compile(it->time_format);
+      if (!format.ok()) return format.status().WithPrefix(where);
+    }
+  }
+
+  // Which fields do later stages read? Only those are captured.
+  std::vector<std::string> used;
+  std::vector<FilterExpr> filters;
+  std::vector<GroupKeySpec> keys;
+  std::vector<MetricSpec> metrics;
+  for (size_t i = 1; i < stages.size(); ++i) {
+    const StageSpec& stage = stages[i];
+    if (stage.type == "filter") {
+      Result<FilterExpr> expr = FilterExpr::Parse(stage.filter_where);
+      if (!expr.ok()) return expr.status().WithPrefix(Place(stage, "where"));
+      for (const auto& f : expr->fields()) {
+        if (!is_group(f)) return unknown_field(Place(stage, "where"), f);
+        AddUnique(&used, f);
+      }
+      filters.push_back(std::move(expr.value()));
+    } else if (stage.type == "aggregate") {
+      for (const auto& text : stage.group_by) {
+        Result<GroupKeySpec> key = ParseGroupKey(text);
+        if (!key.ok()) return key.status().WithPrefix(Place(stage, "group_by"));
+        if (!is_group(key->field)) return unknown_field(Place(stage, "group_by"), key->field);
+        AddUnique(&used, key->field);
+        keys.push_back(std::move(key.value()));
+      }
+      for (const auto& [name, expr_text] : stage.metrics) {
+        Result<MetricSpec> metric = ParseMetric(name, expr_text);
+        const std::string where = Place(stage, "metrics." + name);
+        if (!metric.ok()) return metric.status().WithPrefix(where);
+        if (!metric->field.empty()) {
+          if (!is_group(metric->field)) return unknown_field(where, metric->field);
+          AddUnique(&used, metric->field);
+        }
+        metrics.push_back(std::move(metric.value()));
+      }
+    }
+  }
+  for (const auto& out : config.outputs) {
+    if (out.kind != "records") continue;
+    const std::vector<std::string>& wanted = out.fields.empty() ? plan.pattern_groups : out.fields;
+    for (const auto& f : wanted) {
+      if (!is_group(f)) return unknown_field(out.where, f);
+      AddUnique(&used, f);
+    }
+  }
+  // The schema lists used fields in pattern order, so captures keep their order.
+  for (const auto& spec : types) {
+    if (std::find(used.begin(), used.end(), spec.name) != used.end()) plan.schema.Add(spec);
+  }
+
+  // Build the stages.
+  ParseOptions parse_options;
+  parse_options.regex = regex;
+  parse_options.utf8 = parse_spec.encoding == "utf8";
+  Result<std::unique_ptr<ParseStage>> parse = ParseStage::Create(parse_options, plan.schema);
+  if (!parse.ok()) return parse.status().WithPrefix(Place(parse_spec, "pattern"));
+  plan.parse = parse->get();
+  plan.transforms.push_back(std::move(parse.value()));
+  size_t next_filter = 0;
+  for (size_t i = 1; i < stages.size(); ++i) {
+    if (stages[i].type != "filter") continue;
+    Result<std::unique_ptr<FilterStage>> filter =
+        FilterStage::Create(std::move(filters[next_filter++]), plan.schema);
+    if (!filter.ok()) return filter.status().WithPrefix(Place(stages[i], "where"));
+    plan.transforms.push_back(std::move(filter.value()));
+  }
+  if (stages.back().type == "aggregate") {
+    Result<std::unique_ptr<AggregateStage>> aggregate =
+        AggregateStage::Create(std::move(keys), std::move(metrics), plan.schema);
+    if (!aggregate.ok()) return aggregate.status().WithPrefix(stages.back().where);
+    plan.aggregate = std::move(aggregate.value());
+  }
+
+  plan.on_mismatch = parse_spec.on_mismatch;
+  plan.rejects_path = parse_spec.rejects;
+
+  for (const auto& out : config.outputs) {
+    if (out.kind == "records") {
+      RecordOutputOptions options;
+      options.format = out.format == "csv" ? RecordFormat::kCsv : RecordFormat::kJsonLines;
+      options.fields = out.fields.empty() ? plan.pattern_groups : out.fields;
+      options.with_line_numbers = out.line_numbers;
+      Result<std::unique_ptr<RecordFormatter>> formatter = NewRecordFormatter(options, plan.schema);
+      if (!formatter.ok()) return formatter.status().WithPrefix(out.where);
+      plan.record_outputs.push_back({out, std::move(formatter.value())});
+    } else {
+      plan.report_outputs.push_back(out);
+    }
+  }
+  if (plan.report_outputs.empty()) {
+    OutputSpec console;
+    console.path = "-";
+    console.format = "table";
+    console.where = "default output";
+    plan.report_outputs.push_back(console);
+  }
+  // Two outputs writing one file would race to rename over each other.
+  std::set<std::string> paths;
+  if (!plan.rejects_path.empty()) paths.insert(plan.rejects_path);
+  for (const auto* list : {&plan.report_outputs}) {
+    for (const auto& out : *list) {
+      if (out.path != "-" && !paths.insert(out.path).second) {
+        return ConfigError(out.where + ": '" + out.path + "' is written by two outputs");
+      }
+    }
+  }
+  for (const auto& out : plan.record_outputs) {
+    if (out.spec.path != "-" && !paths.insert(out.spec.path).second) {
+      return ConfigError(out.spec.where + ": '" + out.spec.path + "' is written by two outputs");
+    }
+  }
+
+  plan.chunker.chunk_bytes = config.read.chunk_bytes;
+  plan.chunker.max_line_bytes = config.read.max_line_bytes;
+
+  // Execution models and segments. A stage without `exec` runs like the stage before it.
+  ExecSpec current;
+  current.model = ExecModel::kSerial;
+  current.workers = 1;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const StageSpec& stage = stages[i];
+    if (stage.has_exec) {
+      current = stage.exec;
+      LOGPIPE_RETURN_IF_ERROR(CheckExec(&current));
+    }
+    if (plan.segments.empty() || plan.segments.back().model != current.model ||
+        plan.segments.back().workers != current.workers) {
+      plan.segments.push_back({current.model, current.workers, i, i, {}});
+    }
+    plan.segments.back().end_stage = i + 1;
+    plan.segments.back().stage_names.push_back(stage.type);
+  }
+
+  plan.config = std::move(config);
+  return plan;
+}
+
+std::string Plan::Explain() const {
+  std::string out;
+  out += "job " + config.name + " (" + config.file + ")\n";
+  out += "inputs:\n";
+  for (const auto& input : config.inputs) out += "  " + input.path + "\n";
+  out += "read: chunks of " + HumanBytes(chunker.chunk_bytes) + ", lines up to " +
+         HumanBytes(chunker.max_line_bytes) + " (longer lines are counted as oversized)\n";
+  out += "segments:\n";
+  for (size_t i = 0; i < segments.size(); ++i) {
+    out += "  " + std::to_string(i + 1) + ". " + ExecModelName(segments[i].model) + ", " +
+           std::to_string(segments[i].workers) + " worker" +
+           (segments[i].workers == 1 ? "" : "s") + ": " + Join(segments[i].stage_names, " -> ") +
+           "\n";
+  }
+  out += "memory bound: 1 chunk in flight x " + HumanBytes(chunker.chunk_bytes) +
+         " (+ the carried partial line) + aggregate state\n";
+  out += "parse: pattern " + pattern_label + ", encoding " +
+         (config.stages[0].encoding == "utf8" ? "utf8 (invalid UTF-8 lines are rejected)"
+                                              : "latin1 (bytes; invalid UTF-8 never drops a line)") +
+         "\n";
+  std::vector<std::string> captured;
+  for (const auto& f : schema.fields()) {
+    std::string item = f.name + ":" + FieldTypeName(f.type);
+    if (f.type == FieldType::kTime) item += "(" + f.time_format + ")";
+    captured.push_back(item);
+  }
+  out += "  captured " + std::to_string(schema.size()) + " of " +
+         std::to_string(pattern_groups.size()) + " groups: " +
+         (captured.empty() ? std::string("none") : Join(captured)) + "\n";
+  out += "  engine: " + parse->EngineSummary() + "\n";
+  out += "  compiled regex: " + parse->compiled_regex() + "\n";
+  const char* mismatch = on_mismatch == OnMismatch::kCount    ? "count"
+                         : on_mismatch == OnMismatch::kReject ? "reject"
+                                                              : "fail";
+  out += "  on_mismatch: " + std::string(mismatch) +
+         (rejects_path.empty() ? "" : " (rejects to " + rejects_path + ")") + "\n";
+  for (const auto& stage : config.stages) {
+    if (stage.type == "filter") out += "filter: " + stage.filter_where + "\n";
+    if (stage.type == "aggregate") {
+      out += "aggregate: group_by [" + Join(stage.group_by) + "]\n";
+      for (const auto& [name, expr] : stage.metrics) out += "  " + name + " = " + expr + "\n";
+    }
+  }
+  out += "outputs:\n";
+  for (const auto& o : record_outputs) {
+    out += "  records " + o.spec.format + " -> " + (o.spec.path == "-" ? "stdout" : o.spec.path) + "\n";
+  }
+  for (const auto& o : report_outputs) {
+    out += "  report " + o.format + " -> " + (o.path == "-" ? "stdout" : o.path) + "\n";
+  }
+  return out;
+}
+
+}  // namespace logpipe

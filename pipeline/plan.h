@@ -1,0 +1,68 @@
+#pragma once
+// Plan: a Config made runnable. BuildPlan resolves the parse pattern, works out which fields
+// later stages read (only those are captured: capture pushdown), types them, compiles every
+// regex and filter, builds the aggregate and record formatters, and fuses consecutive stages
+// with the same execution model into segments. Explain() prints all of that for --explain.
+//
+// The job shape is: one parse stage first, then any number of filters, then at most one
+// aggregate, last. Records outputs see the rows that survive the filters.
+// Thread-safety: immutable after BuildPlan; executors share one Plan across workers.
+// Errors: kConfig naming the config place ("run.yaml:12:14: ...") and what was expected.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/chunker.h"
+#include "io/status.h"
+#include "pipeline/config.h"
+#include "stages/parse_stage.h"
+#include "stages/schema.h"
+#include "stages/stage.h"
+
+namespace logpipe {
+
+// Consecutive stages that run on the same execution model, with no queue between them.
+struct Segment {
+  ExecModel model = ExecModel::kSerial;
+  int workers = 1;
+  size_t first_stage = 0;  // stages [first_stage, end_stage) of the config, in order
+  size_t end_stage = 0;
+  std::vector<std::string> stage_names;  // "parse", "filter", "aggregate"
+};
+
+struct RecordOutputPlan {
+  OutputSpec spec;
+  std::unique_ptr<RecordFormatter> formatter;
+};
+
+class Plan {
+ public:
+  Config config;
+  Schema schema;
+  std::vector<std::string> pattern_groups;        // every named group of the parse pattern
+  std::string pattern_label;                      // "combined" or "regex"
+  const ParseStage* parse = nullptr;              // == transforms[0]
+  std::vector<std::unique_ptr<Transform>> transforms;  // parse, then filters, in order
+  std::unique_ptr<Aggregate> aggregate;           // null when the job has no aggregate stage
+  OnMismatch on_mismatch = OnMismatch::kCount;
+  std::string rejects_path;                       // empty: no rejects file
+  std::vector<RecordOutputPlan> record_outputs;
+  std::vector<OutputSpec> report_outputs;         // never empty: default is a table on stdout
+  ChunkerOptions chunker;
+  std::vector<Segment> segments;
+
+  // Stage i of the config is transforms[i] when i < transforms.size(), else the aggregate.
+  bool is_aggregate_stage(size_t i) const { return i >= transforms.size(); }
+
+  // Human-readable physical plan: inputs, read settings, segments, captures and engine,
+  // filters, aggregate, outputs, and the memory bound.
+  std::string Explain() const;
+};
+
+Result<Plan> BuildPlan(Config config);
+
+// Workers when `exec.workers` is not given for a parallel model: one per core.
+int DefaultWorkers();
+
+}  // namespace logpipe

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's second command: set up and run every test, twice: a normal optimised build, and
+# a build with AddressSanitizer + UndefinedBehaviorSanitizer. Also checks the layering rules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/check-layers.sh
+
+echo "== build and test (RelWithDebInfo)"
+scripts/build.sh build
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== build and test (ASan + UBSan)"
+scripts/build.sh build-asan -DLOGPIPE_SANITIZE=address,undefined
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"

@@ -1,0 +1,98 @@
+#include "pipeline/plan.h"
+
+#include <gtest/gtest.h>
+
+#include "pipeline/config_yaml.h"
+
+namespace logpipe {
+namespace {
+
+Result<Plan> PlanFrom(const std::string& stages_yaml, const std::string& extra = "") {
+  Result<Config> config =
+      LoadConfigString("inputs: [a.log]\nstages:\n" + stages_yaml + extra, "p.yaml", {});
+  if (!config.ok()) return config.status();
+  return BuildPlan(std::move(config.value()));
+}
+
+TEST(Plan, CapturesOnlyFieldsLaterStagesRead) {
+  Result<Plan> plan = PlanFrom(
+      "  - {type: parse, pattern: combined}\n"
+      "  - {type: filter, where: 'status >= 500'}\n"
+      "  - {type: aggregate, group_by: [method], metrics: {n: count, b: sum(bytes)}}\n");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  std::vector<std::string> captured;
+  for (const auto& f : plan->schema.fields()) captured.push_back(f.name);
+  // Pattern order, not order of use.
+  EXPECT_EQ(captured, (std::vector<std::string>{"method", "status", "bytes"}));
+  EXPECT_EQ(plan->parse->capture_count(), 3);
+  EXPECT_GT(plan->pattern_groups.size(), 3u);
+}
+
+TEST(Plan, RecordsWithoutFieldsCaptureEveryGroup) {
+  Result<Plan> plan = PlanFrom("  - {type: parse, regex: '(?P<a>x)(?P<b>y)(z)'}\n",
+                               "outputs:\n  - {kind: records, path: r.jsonl}\n");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->schema.size(), 2u);
+  EXPECT_EQ(plan->parse->capture_count(), 2);  // the unnamed (z) no longer captures
+}
+
+TEST(Plan, DefaultReportIsATableOnStdout) {
+  Result<Plan> plan = PlanFrom("  - {type: parse, pattern: combined}\n");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->report_outputs.size(), 1u);
+  EXPECT_EQ(plan->report_outputs[0].path, "-");
+  EXPECT_EQ(plan->report_outputs[0].format, "table");
+  EXPECT_EQ(plan->aggregate, nullptr);
+}
+
+TEST(Plan, ShapeErrors) {
+  struct Case {
+    const char* stages;
+    const char* expect;
+  } cases[] = {
+      {"  - {type: filter, where: 'a == 1'}\n", "first stage must be 'type: parse'"},
+      {"  - {type: parse, pattern: combined}\n  - {type: aggregate, metrics: {n: count}}\n"
+       "  - {type: filter, where: 'status == 1'}\n",
+       "aggregate stage must be the last"},
+      {"  - {type: parse, pattern: combined}\n  - {type: parse, pattern: combined}\n",
+       "only one parse stage"},
+      {"  - {type: parse, pattern: nosuch}\n", "unknown pattern 'nosuch'"},
+      {"  - {type: parse, regex: 'abc'}\n", "no named groups"},
+      {"  - {type: parse, pattern: combined, fields: {nosuch: int}}\n", "unknown field 'nosuch'"},
+      {"  - {type: parse, pattern: combined, fields: {status: integer}}\n", "unknown type"},
+      {"  - {type: parse, pattern: combined}\n  - {type: aggregate, metrics: {n: sum(nosuch)}}\n",
+       "unknown field 'nosuch'"},
+  };
+  for (const auto& c : cases) {
+    Result<Plan> plan = PlanFrom(c.stages);
+    ASSERT_FALSE(plan.ok()) << c.stages;
+    EXPECT_EQ(plan.status().code(), StatusCode::kConfig) << c.stages;
+    EXPECT_NE(plan.status().message().find(c.expect), std::string::npos)
+        << plan.status().message();
+    EXPECT_EQ(plan.status().message().rfind("p.yaml:", 0), 0u) << plan.status().message();
+  }
+}
+
+TEST(Plan, TwoOutputsToOnePathIsAnError) {
+  Result<Plan> plan = PlanFrom("  - {type: parse, pattern: combined}\n",
+                               "outputs:\n  - {path: r.json}\n  - {path: r.json}\n");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("written by two outputs"), std::string::npos);
+}
+
+TEST(Plan, ConsecutiveStagesWithTheSameModelFuseIntoOneSegment) {
+  Result<Plan> plan = PlanFrom(
+      "  - {type: parse, pattern: combined, exec: {model: serial, workers: 1}}\n"
+      "  - {type: filter, where: 'status == 200'}\n"
+      "  - {type: aggregate, metrics: {n: count}}\n");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->segments.size(), 1u);
+  EXPECT_EQ(plan->segments[0].stage_names,
+            (std::vector<std::string>{"parse", "filter", "aggregate"}));
+  std::string explain = plan->Explain();
+  EXPECT_NE(explain.find("1. serial, 1 worker: parse -> filter -> aggregate"), std::string::npos)
+      << explain;
+}
+
+}  // namespace
+}  // namespace logpipe
