@@ -47,6 +47,7 @@ struct StageSpec {
   // filter
   std::string filter_where;  // config key `where`
   // aggregate
+  std::string name;  // the report table's name; default "aggregate" (then "aggregate_2", ...)
   std::vector<std::string> group_by;
   std::vector<std::pair<std::string, std::string>> metrics;  // name -> expression, in order
   std::map<std::string, std::string> places;  // key -> "file:line:col" for error messages
@@ -56,6 +57,7 @@ struct OutputSpec {
   std::string kind = "report";  // report | records
   std::string path;             // "-" is standard output
   std::string format;           // report: json | csv | table; records: jsonl | csv
+  std::string table;                // csv report: which aggregate's table (default: the only one)
   std::vector<std::string> fields;  // records: which fields (default: all)
   bool line_numbers = false;        // records: add "_line"
   std::string where;

@@ -298,7 +298,8 @@ class Converter {
         stage.places["where"] = Place(item["where"]);
       } else if (stage.type == "aggregate") {
         LOGPIPE_RETURN_IF_ERROR(
-            ExpectMap(item, "an aggregate stage", {"type", "group_by", "metrics", "exec"}));
+            ExpectMap(item, "an aggregate stage", {"type", "name", "group_by", "metrics", "exec"}));
+        if (item["name"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["name"], "name", &stage.name));
         if (item["group_by"]) {
           LOGPIPE_RETURN_IF_ERROR(GetStringList(item["group_by"], "group_by", &stage.group_by));
           stage.places["group_by"] = Place(item["group_by"]);
@@ -328,7 +329,7 @@ class Converter {
       OutputSpec out;
       out.where = Place(item);
       LOGPIPE_RETURN_IF_ERROR(
-          ExpectMap(item, "an output", {"kind", "path", "format", "fields", "line_numbers"}));
+          ExpectMap(item, "an output", {"kind", "path", "format", "table", "fields", "line_numbers"}));
       if (item["kind"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["kind"], "kind", &out.kind));
       if (out.kind != "report" && out.kind != "records") {
         return Error(item["kind"], "expected output 'kind' to be report or records");
@@ -336,6 +337,7 @@ class Converter {
       if (!item["path"]) return Error(item, "an output needs 'path' (a file, or - for stdout)");
       LOGPIPE_RETURN_IF_ERROR(GetString(item["path"], "path", &out.path));
       if (item["format"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["format"], "format", &out.format));
+      if (item["table"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["table"], "table", &out.table));
       if (item["fields"]) {
         if (out.kind != "records") return Error(item["fields"], "'fields' applies to records outputs");
         LOGPIPE_RETURN_IF_ERROR(GetStringList(item["fields"], "fields", &out.fields));

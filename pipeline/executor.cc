@@ -2,11 +2,11 @@
 
 namespace logpipe {
 
-Status DeliverBatch(const RecordBatch& batch, OrderedConsumer& consumer, RunStats* stats) {
-  stats->counters.Merge(batch.counters);
-  stats->oversized_lines += batch.chunk().oversized.size();
+Status DeliverBatch(const BatchOutput& output, OrderedConsumer& consumer, RunStats* stats) {
+  stats->counters.Merge(output.counters);
+  stats->oversized_lines += output.oversized_lines;
   ++stats->chunks;
-  return consumer.Consume(batch);
+  return consumer.Consume(output);
 }
 
 std::unique_ptr<Executor> NewExecutor(const Plan& plan) {

@@ -14,18 +14,19 @@
 #include <vector>
 
 #include "io/status.h"
+#include "pipeline/batch_output.h"
 #include "pipeline/plan.h"
 #include "stages/record_batch.h"
 #include "stages/stage.h"
 
 namespace logpipe {
 
-// Receives each processed batch, on one thread, in input order (by chunk seq). Writes records
-// and rejects, and applies on_mismatch: fail.
+// Receives each processed batch's output, on one thread, in input order (by chunk seq):
+// appends its records and rejects and stops the run at its error, if any.
 class OrderedConsumer {
  public:
   virtual ~OrderedConsumer() = default;
-  virtual Status Consume(const RecordBatch& batch) = 0;
+  virtual Status Consume(const BatchOutput& output) = 0;
 };
 
 struct RunStats {
@@ -36,19 +37,21 @@ struct RunStats {
 
 struct RunResult {
   RunStats stats;
-  std::unique_ptr<Partial> partial;  // the merged aggregate state; null without aggregate
+  std::vector<std::unique_ptr<Partial>> partials;  // merged, one per plan.aggregates
 };
 
 class Executor {
  public:
   virtual ~Executor() = default;
+  // `renderer` turns each processed batch into its BatchOutput (in any worker).
   virtual Status Run(const Plan& plan, const std::vector<std::string>& inputs,
-                     OrderedConsumer& consumer, RunResult* result) = 0;
+                     const BatchRenderer& renderer, OrderedConsumer& consumer,
+                     RunResult* result) = 0;
 };
 
-// Hands one processed batch to the consumer and adds its counters to `stats`. Every executor
+// Hands one batch's output to the consumer and adds its counters to `stats`. Every executor
 // calls it for each chunk, in seq order, from one thread.
-Status DeliverBatch(const RecordBatch& batch, OrderedConsumer& consumer, RunStats* stats);
+Status DeliverBatch(const BatchOutput& output, OrderedConsumer& consumer, RunStats* stats);
 
 // The executor for the plan's execution model (pipeline/executor.cc).
 std::unique_ptr<Executor> NewExecutor(const Plan& plan);

@@ -14,7 +14,8 @@ namespace {
 
 class SerialExecutor : public Executor {
  public:
-  Status Run(const Plan& plan, const std::vector<std::string>& inputs, OrderedConsumer& consumer,
+  Status Run(const Plan& plan, const std::vector<std::string>& inputs,
+             const BatchRenderer& renderer, OrderedConsumer& consumer,
              RunResult* result) override {
     std::vector<WorkerState> states;
     for (const auto& segment : plan.segments) states.push_back(NewWorkerState(plan, segment));
@@ -30,9 +31,10 @@ class SerialExecutor : public Executor {
       for (size_t s = 0; s < plan.segments.size(); ++s) {
         RunSegmentStages(plan, plan.segments[s], item, states[s]);
       }
-      LOGPIPE_RETURN_IF_ERROR(DeliverBatch(item.batch, consumer, &result->stats));
+      renderer.Render(item.batch, &item.output);
+      LOGPIPE_RETURN_IF_ERROR(DeliverBatch(item.output, consumer, &result->stats));
     }
-    result->partial = MergePartials(plan, states);
+    result->partials = MergePartials(plan, states);
     return Status::Ok();
   }
 };

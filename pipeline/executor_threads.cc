@@ -24,7 +24,8 @@ namespace {
 
 class ThreadsExecutor : public Executor {
  public:
-  Status Run(const Plan& plan, const std::vector<std::string>& inputs, OrderedConsumer& consumer,
+  Status Run(const Plan& plan, const std::vector<std::string>& inputs,
+             const BatchRenderer& renderer, OrderedConsumer& consumer,
              RunResult* result) override {
     const size_t num_segments = plan.segments.size();
     int total_workers = 0;
@@ -80,6 +81,7 @@ class ThreadsExecutor : public Executor {
           WorkItem* item = nullptr;
           while (queues[s].Pop(&item)) {
             RunSegmentStages(plan, plan.segments[s], *item, states[s][w]);
+            if (s + 1 == num_segments) renderer.Render(item->batch, &item->output);
             queues[s + 1].Push(item);
           }
           queues[s + 1].ProducerDone();
@@ -98,7 +100,7 @@ class ThreadsExecutor : public Executor {
       while (!pending.empty() && pending.begin()->first == next_seq) {
         WorkItem* ready = pending.begin()->second;
         pending.erase(pending.begin());
-        consume_status = DeliverBatch(ready->batch, consumer, &result->stats);
+        consume_status = DeliverBatch(ready->output, consumer, &result->stats);
         ++next_seq;
         free_items.Push(ready);
         if (!consume_status.ok()) {
@@ -116,7 +118,7 @@ class ThreadsExecutor : public Executor {
     for (auto& segment_states : states) {
       for (auto& state : segment_states) all.push_back(std::move(state));
     }
-    result->partial = MergePartials(plan, all);
+    result->partials = MergePartials(plan, all);
     return Status::Ok();
   }
 };

@@ -6,17 +6,17 @@
 
 #include "io/byte_source.h"
 #include "io/input_paths.h"
-#include "io/text_escape.h"
 #include "pipeline/output_target.h"
 #include "stages/report_format.h"
 
 namespace logpipe {
 namespace {
 
-// Writes records and rejects as batches arrive in order, and applies on_mismatch: fail.
+// Appends each batch's rendered records and rejects as batches arrive in input order, and
+// stops the run at the first batch that carries an error (on_mismatch: fail).
 class JobConsumer : public OrderedConsumer {
  public:
-  JobConsumer(const Plan& plan, const std::vector<std::string>& inputs) : plan_(plan), inputs_(inputs) {}
+  explicit JobConsumer(const Plan& plan) : plan_(plan) {}
 
   Status Open() {
     for (const auto& out : plan_.record_outputs) {
@@ -33,23 +33,13 @@ class JobConsumer : public OrderedConsumer {
     return Status::Ok();
   }
 
-  Status Consume(const RecordBatch& batch) override {
-    const Chunk& chunk = batch.chunk();
-    const std::string& source = inputs_[chunk.source];
-    for (const OversizedLine& line : chunk.oversized) {
-      std::string reason = "line of " + std::to_string(line.bytes) +
-                           " bytes is over read.max_line_bytes (" +
-                           std::to_string(plan_.chunker.max_line_bytes) + ")";
-      LOGPIPE_RETURN_IF_ERROR(Reject(source, line.line_number, reason, line.head));
-    }
-    for (const RejectedRow& reject : batch.rejects) {
-      LOGPIPE_RETURN_IF_ERROR(Reject(source, batch.line_number(reject.row),
-                                     RejectReasonName(reject.reason), batch.line(reject.row)));
+  Status Consume(const BatchOutput& output) override {
+    if (!output.error.ok()) return output.error;
+    if (rejects_ && !output.rejects.empty()) {
+      LOGPIPE_RETURN_IF_ERROR(rejects_->Append(output.rejects));
     }
     for (size_t i = 0; i < records_.size(); ++i) {
-      buffer_.clear();
-      plan_.record_outputs[i].formatter->Format(batch, &buffer_);
-      LOGPIPE_RETURN_IF_ERROR(records_[i].Append(buffer_));
+      LOGPIPE_RETURN_IF_ERROR(records_[i].Append(output.records[i]));
     }
     return Status::Ok();
   }
@@ -61,33 +51,9 @@ class JobConsumer : public OrderedConsumer {
   }
 
  private:
-  Status Reject(const std::string& source, uint64_t line_number, const std::string& reason,
-                std::string_view line) {
-    if (plan_.on_mismatch == OnMismatch::kFail) {
-      std::string shown;
-      AppendEscapedLine(line.substr(0, 200), &shown);
-      return DataError(source + ":" + std::to_string(line_number) + ": " + reason +
-                       " (on_mismatch: fail stops at the first bad line; use count or reject to "
-                       "keep going): " + shown);
-    }
-    if (!rejects_) return Status::Ok();
-    buffer_.clear();
-    buffer_ += source;
-    buffer_ += ':';
-    buffer_ += std::to_string(line_number);
-    buffer_ += '\t';
-    buffer_ += reason;
-    buffer_ += '\t';
-    AppendEscapedLine(line, &buffer_);
-    buffer_ += '\n';
-    return rejects_->Append(buffer_);
-  }
-
   const Plan& plan_;
-  const std::vector<std::string>& inputs_;
   std::vector<OutputTarget> records_;
   std::optional<OutputTarget> rejects_;
-  std::string buffer_;
 };
 
 Result<std::vector<std::string>> ExpandInputs(const Plan& plan) {
@@ -131,7 +97,7 @@ Result<JobResult> RunJob(const Plan& plan) {
   result.inputs = std::move(inputs.value());
 
   // Open every output first: a run that cannot write fails before it reads a byte.
-  JobConsumer consumer(plan, result.inputs);
+  JobConsumer consumer(plan);
   LOGPIPE_RETURN_IF_ERROR(consumer.Open());
   std::vector<OutputTarget> reports;
   for (const auto& out : plan.report_outputs) {
@@ -141,15 +107,16 @@ Result<JobResult> RunJob(const Plan& plan) {
   }
 
   RunResult run;
+  BatchRenderer renderer(plan, result.inputs);
   std::unique_ptr<Executor> executor = NewExecutor(plan);
-  LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs, consumer, &run));
+  LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs, renderer, consumer, &run));
   result.stats = run.stats;
 
   result.report.job_name = plan.config.name;
   result.report.totals = ReportTotals(plan, result.inputs, run.stats);
-  if (plan.aggregate) {
-    result.report.has_table = true;
-    result.report.table = plan.aggregate->Finish(std::move(*run.partial));
+  for (size_t a = 0; a < plan.aggregates.size(); ++a) {
+    result.report.tables.push_back(
+        {plan.aggregate_names[a], plan.aggregates[a]->Finish(std::move(*run.partials[a]))});
   }
 
   std::string bytes;
@@ -159,7 +126,7 @@ Result<JobResult> RunJob(const Plan& plan) {
     if (format == "json") {
       FormatReportJson(result.report, &bytes);
     } else if (format == "csv") {
-      FormatReportCsv(result.report, &bytes);
+      FormatReportCsv(result.report, plan.report_csv_tables[i], &bytes);
     } else {
       FormatReportText(result.report, &bytes);
     }

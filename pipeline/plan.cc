@@ -104,7 +104,7 @@ Result<Plan> BuildPlan(Config config) {
   Plan plan;
   const auto& stages = config.stages;
 
-  // Shape: parse, filter*, aggregate?
+  // Shape: parse, filter*, aggregate*
   if (stages.empty() || stages[0].type != "parse") {
     return ConfigError((stages.empty() ? config.file : stages[0].where) +
                        ": the first stage must be 'type: parse' (it turns lines into fields)");
@@ -113,8 +113,9 @@ Result<Plan> BuildPlan(Config config) {
     if (stages[i].type == "parse") {
       return ConfigError(stages[i].where + ": only one parse stage is allowed per job");
     }
-    if (stages[i].type == "aggregate" && i + 1 != stages.size()) {
-      return ConfigError(stages[i].where + ": the aggregate stage must be the last stage");
+    if (stages[i].type == "filter" && stages[i - 1].type == "aggregate") {
+      return ConfigError(stages[i].where + ": a filter cannot follow an aggregate stage; "
+                         "aggregate stages come last (each one is a table of the report)");
     }
   }
   const StageSpec& parse_spec = stages[0];
@@ -177,8 +178,11 @@ Result<Plan> BuildPlan(Config config) {
   // Which fields do later stages read? Only those are captured.
   std::vector<std::string> used;
   std::vector<FilterExpr> filters;
-  std::vector<GroupKeySpec> keys;
-  std::vector<MetricSpec> metrics;
+  struct AggregateParts {
+    std::vector<GroupKeySpec> keys;
+    std::vector<MetricSpec> metrics;
+  };
+  std::vector<AggregateParts> aggregate_parts;
   for (size_t i = 1; i < stages.size(); ++i) {
     const StageSpec& stage = stages[i];
     if (stage.type == "filter") {
@@ -190,6 +194,21 @@ Result<Plan> BuildPlan(Config config) {
       }
       filters.push_back(std::move(expr.value()));
     } else if (stage.type == "aggregate") {
+      std::string name = stage.name;
+      if (name.empty()) {
+        name = plan.aggregate_names.empty()
+                   ? "aggregate"
+                   : "aggregate_" + std::to_string(plan.aggregate_names.size() + 1);
+      }
+      if (std::find(plan.aggregate_names.begin(), plan.aggregate_names.end(), name) !=
+          plan.aggregate_names.end()) {
+        return ConfigError(stage.where + ": two aggregate stages are named '" + name +
+                           "'; give each a different 'name:'");
+      }
+      plan.aggregate_names.push_back(name);
+      aggregate_parts.emplace_back();
+      auto& keys = aggregate_parts.back().keys;
+      auto& metrics = aggregate_parts.back().metrics;
       for (const auto& text : stage.group_by) {
         Result<GroupKeySpec> key = ParseGroupKey(text);
         if (!key.ok()) return key.status().WithPrefix(Place(stage, "group_by"));
@@ -238,11 +257,13 @@ Result<Plan> BuildPlan(Config config) {
     if (!filter.ok()) return filter.status().WithPrefix(Place(stages[i], "where"));
     plan.transforms.push_back(std::move(filter.value()));
   }
-  if (stages.back().type == "aggregate") {
+  for (size_t i = 1, a = 0; i < stages.size(); ++i) {
+    if (stages[i].type != "aggregate") continue;
+    AggregateParts& parts = aggregate_parts[a++];
     Result<std::unique_ptr<AggregateStage>> aggregate =
-        AggregateStage::Create(std::move(keys), std::move(metrics), plan.schema);
-    if (!aggregate.ok()) return aggregate.status().WithPrefix(stages.back().where);
-    plan.aggregate = std::move(aggregate.value());
+        AggregateStage::Create(std::move(parts.keys), std::move(parts.metrics), plan.schema);
+    if (!aggregate.ok()) return aggregate.status().WithPrefix(stages[i].where);
+    plan.aggregates.push_back(std::move(aggregate.value()));
   }
 
   plan.on_mismatch = parse_spec.on_mismatch;
@@ -258,7 +279,24 @@ Result<Plan> BuildPlan(Config config) {
       if (!formatter.ok()) return formatter.status().WithPrefix(out.where);
       plan.record_outputs.push_back({out, std::move(formatter.value())});
     } else {
+      size_t table = 0;
+      if (out.format == "csv" && plan.aggregate_names.size() > 1 && out.table.empty()) {
+        return ConfigError(out.where + ": the job has " + std::to_string(plan.aggregate_names.size()) +
+                           " tables (" + Join(plan.aggregate_names) +
+                           ") and a CSV file holds one; say which with 'table:'");
+      }
+      if (!out.table.empty()) {
+        auto it = std::find(plan.aggregate_names.begin(), plan.aggregate_names.end(), out.table);
+        if (it == plan.aggregate_names.end()) {
+          return ConfigError(out.where + ": no aggregate stage is named '" + out.table +
+                             "'; tables: " +
+                             (plan.aggregate_names.empty() ? std::string("none")
+                                                           : Join(plan.aggregate_names)));
+        }
+        table = static_cast<size_t>(it - plan.aggregate_names.begin());
+      }
       plan.report_outputs.push_back(out);
+      plan.report_csv_tables.push_back(table);
     }
   }
   if (plan.report_outputs.empty()) {
@@ -267,6 +305,7 @@ Result<Plan> BuildPlan(Config config) {
     console.format = "table";
     console.where = "default output";
     plan.report_outputs.push_back(console);
+    plan.report_csv_tables.push_back(0);
   }
   // Two outputs writing one file would race to rename over each other.
   std::set<std::string> paths;
@@ -348,7 +387,8 @@ std::string Plan::Explain() const {
   for (const auto& stage : config.stages) {
     if (stage.type == "filter") out += "filter: " + stage.filter_where + "\n";
     if (stage.type == "aggregate") {
-      out += "aggregate: group_by [" + Join(stage.group_by) + "]\n";
+      out += "aggregate " + aggregate_names[&stage - &config.stages[transforms.size()]] +
+             ": group_by [" + Join(stage.group_by) + "]\n";
       for (const auto& [name, expr] : stage.metrics) out += "  " + name + " = " + expr + "\n";
     }
   }

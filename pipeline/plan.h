@@ -4,8 +4,9 @@
 // regex and filter, builds the aggregate and record formatters, and fuses consecutive stages
 // with the same execution model into segments. Explain() prints all of that for --explain.
 //
-// The job shape is: one parse stage first, then any number of filters, then at most one
-// aggregate, last. Records outputs see the rows that survive the filters.
+// The job shape is: one parse stage first, then any number of filters, then any number of
+// aggregates (each a table of the report). Records outputs see the rows that survive the
+// filters.
 // Thread-safety: immutable after BuildPlan; executors share one Plan across workers.
 // Errors: kConfig naming the config place ("run.yaml:12:14: ...") and what was expected.
 
@@ -44,16 +45,21 @@ class Plan {
   std::string pattern_label;                      // "combined" or "regex"
   const ParseStage* parse = nullptr;              // == transforms[0]
   std::vector<std::unique_ptr<Transform>> transforms;  // parse, then filters, in order
-  std::unique_ptr<Aggregate> aggregate;           // null when the job has no aggregate stage
+  // One per aggregate stage, in config order (the stages after the last filter).
+  std::vector<std::unique_ptr<Aggregate>> aggregates;
+  std::vector<std::string> aggregate_names;       // report table names, unique
   OnMismatch on_mismatch = OnMismatch::kCount;
   std::string rejects_path;                       // empty: no rejects file
   std::vector<RecordOutputPlan> record_outputs;
   std::vector<OutputSpec> report_outputs;         // never empty: default is a table on stdout
+  std::vector<size_t> report_csv_tables;          // per report output: the table a csv writes
   ChunkerOptions chunker;
   std::vector<Segment> segments;
 
-  // Stage i of the config is transforms[i] when i < transforms.size(), else the aggregate.
+  // Stage i of the config is transforms[i] when i < transforms.size(), else
+  // aggregates[i - transforms.size()].
   bool is_aggregate_stage(size_t i) const { return i >= transforms.size(); }
+  size_t aggregate_index(size_t stage) const { return stage - transforms.size(); }
 
   // Human-readable physical plan: inputs, read settings, segments, captures and engine,
   // filters, aggregate, outputs, and the memory bound.

@@ -4,9 +4,11 @@ namespace logpipe {
 
 WorkerState NewWorkerState(const Plan& plan, const Segment& segment) {
   WorkerState state;
+  state.partials.resize(plan.aggregates.size());
   for (size_t i = segment.first_stage; i < segment.end_stage; ++i) {
     if (plan.is_aggregate_stage(i)) {
-      state.partial = plan.aggregate->NewPartial();
+      const size_t a = plan.aggregate_index(i);
+      state.partials[a] = plan.aggregates[a]->NewPartial();
     } else {
       state.scratches.push_back(plan.transforms[i]->NewScratch());
     }
@@ -19,18 +21,22 @@ void RunSegmentStages(const Plan& plan, const Segment& segment, WorkItem& item,
   size_t scratch = 0;
   for (size_t i = segment.first_stage; i < segment.end_stage; ++i) {
     if (plan.is_aggregate_stage(i)) {
-      plan.aggregate->Add(item.batch, *state.partial);
+      const size_t a = plan.aggregate_index(i);
+      plan.aggregates[a]->Add(item.batch, *state.partials[a]);
     } else {
       plan.transforms[i]->Process(item.batch, *state.scratches[scratch++]);
     }
   }
 }
 
-std::unique_ptr<Partial> MergePartials(const Plan& plan, std::vector<WorkerState>& states) {
-  if (!plan.aggregate) return nullptr;
-  std::unique_ptr<Partial> all = plan.aggregate->NewPartial();
-  for (auto& state : states) {
-    if (state.partial) plan.aggregate->Merge(std::move(*state.partial), *all);
+std::vector<std::unique_ptr<Partial>> MergePartials(const Plan& plan,
+                                                    std::vector<WorkerState>& states) {
+  std::vector<std::unique_ptr<Partial>> all;
+  for (size_t a = 0; a < plan.aggregates.size(); ++a) {
+    all.push_back(plan.aggregates[a]->NewPartial());
+    for (auto& state : states) {
+      if (state.partials[a]) plan.aggregates[a]->Merge(std::move(*state.partials[a]), *all[a]);
+    }
   }
   return all;
 }

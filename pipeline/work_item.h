@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/chunk.h"
+#include "pipeline/batch_output.h"
 #include "pipeline/plan.h"
 #include "stages/record_batch.h"
 #include "stages/stage.h"
@@ -21,11 +22,13 @@ namespace logpipe {
 struct WorkItem {
   Chunk chunk;
   RecordBatch batch;
+  BatchOutput output;  // the batch rendered for the ordered outputs, by the last segment
 };
 
 struct WorkerState {
   std::vector<std::unique_ptr<Scratch>> scratches;  // one per transform of the segment
-  std::unique_ptr<Partial> partial;                 // when the segment holds the aggregate
+  // One per aggregate of the plan; null for aggregates outside this segment.
+  std::vector<std::unique_ptr<Partial>> partials;
 };
 
 // Scratches (and the Partial) that one worker of `segment` needs.
@@ -35,7 +38,8 @@ WorkerState NewWorkerState(const Plan& plan, const Segment& segment);
 void RunSegmentStages(const Plan& plan, const Segment& segment, WorkItem& item,
                       WorkerState& state);
 
-// Merges every worker's Partial into one (or a fresh empty one when there are none).
-std::unique_ptr<Partial> MergePartials(const Plan& plan, std::vector<WorkerState>& states);
+// Merges every worker's Partials into one per aggregate of the plan.
+std::vector<std::unique_ptr<Partial>> MergePartials(const Plan& plan,
+                                                    std::vector<WorkerState>& states);
 
 }  // namespace logpipe

@@ -212,6 +212,26 @@ void AppendCellText(const Cell& cell, std::string* out) {
   }
 }
 
+void AppendTableJson(const Table& t, std::string* out) {
+  out->append("{\n      \"columns\": [");
+  for (size_t c = 0; c < t.columns.size(); ++c) {
+    if (c) out->append(", ");
+    AppendJsonString(t.columns[c], out);
+  }
+  out->append("],\n      \"rows\": [");
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    out->append(r ? ",\n        {" : "\n        {");
+    for (size_t c = 0; c < t.columns.size() && c < t.rows[r].size(); ++c) {
+      if (c) out->append(", ");
+      AppendJsonString(t.columns[c], out);
+      out->append(": ");
+      AppendCellJson(t.rows[r][c], out);
+    }
+    out->push_back('}');
+  }
+  out->append(t.rows.empty() ? "]\n    }" : "\n      ]\n    }");
+}
+
 void FormatReportJson(const Report& report, std::string* out) {
   out->append("{\n  \"job\": ");
   AppendJsonString(report.job_name, out);
@@ -223,31 +243,21 @@ void FormatReportJson(const Report& report, std::string* out) {
     AppendUint(report.totals[i].second, out);
   }
   out->push_back('}');
-  if (report.has_table) {
-    const Table& t = report.table;
-    out->append(",\n  \"columns\": [");
-    for (size_t c = 0; c < t.columns.size(); ++c) {
-      if (c) out->append(", ");
-      AppendJsonString(t.columns[c], out);
+  if (!report.tables.empty()) {
+    out->append(",\n  \"tables\": {");
+    for (size_t i = 0; i < report.tables.size(); ++i) {
+      out->append(i ? ",\n    " : "\n    ");
+      AppendJsonString(report.tables[i].name, out);
+      out->append(": ");
+      AppendTableJson(report.tables[i].table, out);
     }
-    out->append("],\n  \"rows\": [");
-    for (size_t r = 0; r < t.rows.size(); ++r) {
-      out->append(r ? ",\n    {" : "\n    {");
-      for (size_t c = 0; c < t.columns.size() && c < t.rows[r].size(); ++c) {
-        if (c) out->append(", ");
-        AppendJsonString(t.columns[c], out);
-        out->append(": ");
-        AppendCellJson(t.rows[r][c], out);
-      }
-      out->push_back('}');
-    }
-    out->append(t.rows.empty() ? "]" : "\n  ]");
+    out->append("\n  }");
   }
   out->append("\n}\n");
 }
 
-void FormatReportCsv(const Report& report, std::string* out) {
-  if (!report.has_table) {
+void FormatReportCsv(const Report& report, size_t table, std::string* out) {
+  if (table >= report.tables.size()) {
     out->append("total,value\n");
     for (const auto& [name, value] : report.totals) {
       AppendCsvField(name, out);
@@ -257,7 +267,7 @@ void FormatReportCsv(const Report& report, std::string* out) {
     }
     return;
   }
-  const Table& t = report.table;
+  const Table& t = report.tables[table].table;
   for (size_t c = 0; c < t.columns.size(); ++c) {
     if (c) out->push_back(',');
     AppendCsvField(t.columns[c], out);
@@ -307,10 +317,18 @@ void FormatReportText(const Report& report, std::string* out) {
     }
     wrote = true;
   }
-  if (!report.has_table) return;
-  if (wrote) out->push_back('\n');
+  for (const NamedTable& named : report.tables) {
+    if (wrote) out->push_back('\n');
+    if (report.tables.size() > 1) {
+      AppendDisplayText(named.name, out);
+      out->append(":\n");
+    }
+    AppendTableText(named.table, out);
+    wrote = true;
+  }
+}
 
-  const Table& t = report.table;
+void AppendTableText(const Table& t, std::string* out) {
   const size_t ncols = t.columns.size();
   if (ncols == 0) return;
   // Every cell as display text; null, non-finite and empty cells as "-".

@@ -9,20 +9,25 @@
 //   {
 //     "job": "access-5xx",
 //     "totals": {"lines": 10, "matched": 9},
-//     "columns": ["status", "hits", "top_paths"],
-//     "rows": [
-//       {"status": 200, "hits": 5, "top_paths": [{"value": "/a", "count": 4}, ...]},
-//       {"status": null, "hits": 1, "top_paths": []}
-//     ]
+//     "tables": {
+//       "by_status": {
+//         "columns": ["status", "hits", "top_paths"],
+//         "rows": [
+//           {"status": 200, "hits": 5, "top_paths": [{"value": "/a", "count": 4}, ...]},
+//           {"status": null, "hits": 1, "top_paths": []}
+//         ]
+//       }
+//     }
 //   }
-//   "columns" and "rows" are present only when the report has a table; absent group keys
-//   and metrics without values are null; times are strings.
-// CSV (RFC 4180 quoting, '\n' line ends): with a table, a header of the column names and one
-//   line per row; totals are not included. Null cells are empty; a top(f, k) cell is the
-//   compact JSON array [{"value":"/a","count":4},...] as one field (quoted, as CSV requires).
-//   Without a table: "total,value" then one "name,number" line per total.
-// Text: "job: NAME" (if named), the totals as aligned "name  number" lines, a blank line, then the
-//   table: a header, a rule of dashes, one line per row ("(no rows)" if none). Columns are
+//   "tables" (one entry per aggregate stage, in config order) is present only when the job
+//   aggregates; absent group keys and metrics without values are null; times are strings.
+// CSV (RFC 4180 quoting, '\n' line ends): one table per file, chosen by index: a header of
+//   the column names and one line per row; totals are not included. Null cells are empty; a
+//   top(f, k) cell is the compact JSON array [{"value":"/a","count":4},...] as one field
+//   (quoted, as CSV requires). With no such table: "total,value" then one "name,number"
+//   line per total.
+// Text: "job: NAME" (if named), the totals as aligned "name  number" lines, then each table
+//   after a blank line (titled "NAME:" when there are several): a header, a rule of dashes, one line per row ("(no rows)" if none). Columns are
 //   two spaces apart; columns holding only numbers (and nulls) are right-aligned, others
 //   left-aligned; null cells show "-"; top cells show "/a (4), /b (2)". Control characters
 //   and invalid UTF-8 are shown as \t, \n, \r or \xNN so every row stays one line; a string
@@ -37,7 +42,11 @@
 namespace logpipe {
 
 void FormatReportJson(const Report& report, std::string* out);
-void FormatReportCsv(const Report& report, std::string* out);
+void FormatReportCsv(const Report& report, size_t table, std::string* out);
+
+// One table alone, as FormatReportJson / FormatReportText write it.
+void AppendTableJson(const Table& table, std::string* out);
+void AppendTableText(const Table& table, std::string* out);
 void FormatReportText(const Report& report, std::string* out);
 
 // One cell as unescaped text, as the text table shows it before escaping: null and

@@ -35,12 +35,18 @@ struct Table {
   std::vector<std::vector<Cell>> rows;  // each row has columns.size() cells
 };
 
-// A whole job's result: run totals (lines, matched, ...) and the aggregate table, if any.
+// One aggregate stage's result, under the stage's name.
+struct NamedTable {
+  std::string name;
+  Table table;
+};
+
+// A whole job's result: run totals (lines, matched, ...) and one table per aggregate stage,
+// in config order.
 struct Report {
   std::string job_name;
   std::vector<std::pair<std::string, uint64_t>> totals;  // in display order
-  bool has_table = false;
-  Table table;
+  std::vector<NamedTable> tables;
 };
 
 }  // namespace logpipe

@@ -38,35 +38,28 @@ json GeneratedData::truth_;
 TEST_P(GeneratedData, StatusCountsBytesAndTopPathsEqualTruth) {
   const std::string exec = GetParam();
   const std::string input = dir_->path() + "/a.log";
-  const std::string yaml =
-      "inputs: [\"" + input + "\"]\nread: {chunk_bytes: 64KiB}\nstages:\n"
-      "  - {type: parse, pattern: combined, fields: {status: int, bytes: int}, exec: " + exec + "}\n"
-      "  - type: aggregate\n    group_by: [status]\n    metrics: {hits: count, bytes: sum(bytes)}\n"
-      "outputs:\n  - {path: \"" + dir_->path() + "/status-" + std::to_string(getpid()) + ".json\"}\n";
+  // configs/reference_job.yaml, the benchmark's job: two tables from one pass.
   TempDir work;
-  CommandResult r = RunConfig(work, yaml);
+  const std::string report_path = work.path() + "/report.json";
+  CommandResult r = RunLogpipe({"--config", "configs/reference_job.yaml", "--set",
+                                "inputs.0.path=" + input, "--set", "read.chunk_bytes=64KiB",
+                                "--set", "stages.parse.exec=" + exec, "--set",
+                                "outputs.0.path=" + report_path});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json report = ReadJson(dir_->path() + "/status-" + std::to_string(getpid()) + ".json");
+  json report = ReadJson(report_path);
   EXPECT_EQ(report["totals"]["lines"], truth_["lines"]);
   EXPECT_EQ(report["totals"]["matched"], truth_["matched"]);
   EXPECT_EQ(report["totals"]["unparsed"], truth_["unparsed"]);
-  ASSERT_EQ(report["rows"].size(), truth_["status"].size());
-  for (const json& row : report["rows"]) {
+  const json& rows = report["tables"]["by_status"]["rows"];
+  ASSERT_EQ(rows.size(), truth_["status"].size());
+  for (const json& row : rows) {
     char code[8];
     std::snprintf(code, sizeof code, "%03d", row["status"].get<int>());
     ASSERT_TRUE(truth_["status"].contains(code)) << code;
     EXPECT_EQ(row["hits"], truth_["status"][code]["count"]) << code;
     EXPECT_EQ(row["bytes"], truth_["status"][code]["bytes"]) << code;
   }
-
-  const std::string top_yaml =
-      "inputs: [\"" + input + "\"]\nread: {chunk_bytes: 64KiB}\nstages:\n"
-      "  - {type: parse, pattern: combined, exec: " + exec + "}\n"
-      "  - {type: aggregate, metrics: {top: 'top(path, 10)'}}\n"
-      "outputs:\n  - {path: \"" + work.path() + "/top.json\"}\n";
-  r = RunConfig(work, top_yaml);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  json top = ReadJson(work.path() + "/top.json")["rows"][0]["top"];
+  const json& top = report["tables"]["top_paths"]["rows"][0]["top"];
   const json& expected = truth_["top_paths"];
   ASSERT_EQ(top.size(), expected.size());
   for (size_t i = 0; i < top.size(); ++i) {

@@ -17,10 +17,10 @@ void ExpectStatusReportEquals(const json& report, const ReferenceResult& ref) {
   EXPECT_EQ(report["totals"]["lines"], ref.lines);
   EXPECT_EQ(report["totals"]["matched"], ref.matched);
   EXPECT_EQ(report["totals"]["unparsed"], ref.unparsed);
-  ASSERT_EQ(report["rows"].size(), ref.status.size());
+  ASSERT_EQ(report["tables"]["aggregate"]["rows"].size(), ref.status.size());
   size_t i = 0;
   for (const auto& [status, count_bytes] : ref.status) {  // std::map: ascending, as logpipe sorts
-    const json& row = report["rows"][i++];
+    const json& row = report["tables"]["aggregate"]["rows"][i++];
     EXPECT_EQ(row["status"], status);
     EXPECT_EQ(row["hits"], count_bytes.first) << "status " << status;
     EXPECT_EQ(row["bytes"], count_bytes.second) << "status " << status;
@@ -49,8 +49,8 @@ TEST(JobAnswers, TopPathsAndDistinctMatchReference) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ReferenceResult ref = RunReferenceJob(ReadFile(input));
   json report = ReadJson(dir.path() + "/r.json");
-  ASSERT_EQ(report["rows"].size(), 1u);
-  const json& row = report["rows"][0];
+  ASSERT_EQ(report["tables"]["aggregate"]["rows"].size(), 1u);
+  const json& row = report["tables"]["aggregate"]["rows"][0];
   EXPECT_EQ(row["n"], ref.matched);
   EXPECT_EQ(row["ips"], ref.ip_counts.size());
   auto top = ref.TopPaths(10);
@@ -96,11 +96,11 @@ TEST(JobAnswers, NulBytesAndInvalidUtf8AreBytesInLatin1Mode) {
   EXPECT_EQ(report["totals"]["lines"], 4);
   EXPECT_EQ(report["totals"]["matched"], 3);
   EXPECT_EQ(report["totals"]["unparsed"], 1);
-  EXPECT_EQ(report["rows"][0]["status"], 200);
-  EXPECT_EQ(report["rows"][0]["hits"], 2);
-  EXPECT_EQ(report["rows"][0]["bytes"], 105);
-  EXPECT_EQ(report["rows"][1]["status"], 404);
-  EXPECT_EQ(report["rows"][1]["bytes"], 0);  // "-" is absent, so it adds nothing
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][0]["status"], 200);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][0]["hits"], 2);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][0]["bytes"], 105);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][1]["status"], 404);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][1]["bytes"], 0);  // "-" is absent, so it adds nothing
 }
 
 TEST(JobAnswers, Utf8ModeCountsInvalidLines) {
@@ -125,7 +125,7 @@ TEST(JobAnswers, EmptyFileGivesZeroTotals) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json report = ReadJson(dir.path() + "/report.json");
   EXPECT_EQ(report["totals"]["lines"], 0);
-  EXPECT_EQ(report["rows"].size(), 0u);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"].size(), 0u);
 }
 
 TEST(JobAnswers, SixMebibyteLineIsParsedOrReportedOversized) {
@@ -139,7 +139,7 @@ TEST(JobAnswers, SixMebibyteLineIsParsedOrReportedOversized) {
   json report = ReadJson(dir.path() + "/report.json");
   EXPECT_EQ(report["totals"]["lines"], 3);
   EXPECT_EQ(report["totals"]["matched"], 3);
-  EXPECT_EQ(report["rows"][0]["bytes"], 107);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][0]["bytes"], 107);
   // With a 1 MiB limit it is counted as oversized, and the lines around it still parse.
   r = RunConfig(dir, StatusJobYaml(input, dir.path() + "/report.json"),
                 {"--set", "read.max_line_bytes=1MiB"});
@@ -189,7 +189,7 @@ TEST(JobAnswers, GlobAndDirectoryInputsReadEveryFileOnce) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json report = ReadJson(dir.path() + "/r.json");
   EXPECT_EQ(report["totals"]["inputs"], 3);  // a.log and b.log once, plus sub/c.log
-  EXPECT_EQ(report["rows"][0]["n"], 4);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][0]["n"], 4);
 }
 
 TEST(JobAnswers, StdinInput) {
@@ -202,7 +202,7 @@ TEST(JobAnswers, StdinInput) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json report = ReadJson(dir.path() + "/r.json");
   EXPECT_EQ(report["totals"]["lines"], 3);
-  EXPECT_EQ(report["rows"][0]["n"], 2);
+  EXPECT_EQ(report["tables"]["aggregate"]["rows"][0]["n"], 2);
 }
 
 TEST(JobAnswers, FilterAndRecordsKeepInputOrder) {

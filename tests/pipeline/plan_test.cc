@@ -42,7 +42,7 @@ TEST(Plan, DefaultReportIsATableOnStdout) {
   ASSERT_EQ(plan->report_outputs.size(), 1u);
   EXPECT_EQ(plan->report_outputs[0].path, "-");
   EXPECT_EQ(plan->report_outputs[0].format, "table");
-  EXPECT_EQ(plan->aggregate, nullptr);
+  EXPECT_TRUE(plan->aggregates.empty());
 }
 
 TEST(Plan, ShapeErrors) {
@@ -53,7 +53,7 @@ TEST(Plan, ShapeErrors) {
       {"  - {type: filter, where: 'a == 1'}\n", "first stage must be 'type: parse'"},
       {"  - {type: parse, pattern: combined}\n  - {type: aggregate, metrics: {n: count}}\n"
        "  - {type: filter, where: 'status == 1'}\n",
-       "aggregate stage must be the last"},
+       "a filter cannot follow an aggregate"},
       {"  - {type: parse, pattern: combined}\n  - {type: parse, pattern: combined}\n",
        "only one parse stage"},
       {"  - {type: parse, pattern: nosuch}\n", "unknown pattern 'nosuch'"},

@@ -32,14 +32,14 @@ Report SampleReport() {
   Report r;
   r.job_name = "access-5xx";
   r.totals = {{"lines", 1000}, {"matched", 998}, {"unparsed", 2}};
-  r.has_table = true;
-  r.table.columns = {"status", "hits", "avg_rt", "first", "path", "top_paths"};
-  r.table.rows.push_back({Cell::Int(200), Cell::Int(990), Cell::Float(0.25),
+  r.tables.push_back({"t", Table()});
+  r.tables[0].table.columns = {"status", "hits", "avg_rt", "first", "path", "top_paths"};
+  r.tables[0].table.rows.push_back({Cell::Int(200), Cell::Int(990), Cell::Float(0.25),
                           Cell::Time(1431857103000), Cell::String("/a,b"),
                           Top({{"/a", 10}, {"/b", 5}})});
-  r.table.rows.push_back({Cell::Int(404), Cell::Int(8), Cell::Float(12.0),
+  r.tables[0].table.rows.push_back({Cell::Int(404), Cell::Int(8), Cell::Float(12.0),
                           Cell::Time(1431857103250), Cell::String("say \"hi\""), Top({})});
-  r.table.rows.push_back({Cell::Null(), Cell::Int(2), Cell::Null(), Cell::Null(),
+  r.tables[0].table.rows.push_back({Cell::Null(), Cell::Int(2), Cell::Null(), Cell::Null(),
                           Cell::String("bad\xff\tx"), Top({{"\xc3\xa9\n", 1}})});
   return r;
 }
@@ -51,17 +51,21 @@ TEST(ReportJson, HasTheDocumentedShape) {
             "{\n"
             "  \"job\": \"access-5xx\",\n"
             "  \"totals\": {\"lines\": 1000, \"matched\": 998, \"unparsed\": 2},\n"
-            "  \"columns\": [\"status\", \"hits\", \"avg_rt\", \"first\", \"path\", "
+            "  \"tables\": {\n"
+            "    \"t\": {\n"
+            "      \"columns\": [\"status\", \"hits\", \"avg_rt\", \"first\", \"path\", "
             "\"top_paths\"],\n"
-            "  \"rows\": [\n"
-            "    {\"status\": 200, \"hits\": 990, \"avg_rt\": 0.25, \"first\": "
+            "      \"rows\": [\n"
+            "        {\"status\": 200, \"hits\": 990, \"avg_rt\": 0.25, \"first\": "
             "\"2015-05-17T10:05:03Z\", \"path\": \"/a,b\", \"top_paths\": [{\"value\": \"/a\", "
             "\"count\": 10}, {\"value\": \"/b\", \"count\": 5}]},\n"
-            "    {\"status\": 404, \"hits\": 8, \"avg_rt\": 12, \"first\": "
+            "        {\"status\": 404, \"hits\": 8, \"avg_rt\": 12, \"first\": "
             "\"2015-05-17T10:05:03.250Z\", \"path\": \"say \\\"hi\\\"\", \"top_paths\": []},\n"
-            "    {\"status\": null, \"hits\": 2, \"avg_rt\": null, \"first\": null, \"path\": "
+            "        {\"status\": null, \"hits\": 2, \"avg_rt\": null, \"first\": null, \"path\": "
             "\"bad\\\\xFF\\tx\", \"top_paths\": [{\"value\": \"\xc3\xa9\\n\", \"count\": 1}]}\n"
-            "  ]\n"
+            "      ]\n"
+            "    }\n"
+            "  }\n"
             "}\n");
 }
 
@@ -70,19 +74,20 @@ TEST(ReportJson, WithoutTableOrRowsStaysValid) {
   std::string out;
   FormatReportJson(r, &out);
   EXPECT_EQ(out, "{\n  \"job\": \"\",\n  \"totals\": {}\n}\n");
-  r.has_table = true;
-  r.table.columns = {"n"};
+  r.tables.push_back({"t", Table()});
+  r.tables[0].table.columns = {"n"};
   out.clear();
   FormatReportJson(r, &out);
   EXPECT_EQ(out,
-            "{\n  \"job\": \"\",\n  \"totals\": {},\n  \"columns\": [\"n\"],\n  \"rows\": []\n}\n");
+            "{\n  \"job\": \"\",\n  \"totals\": {},\n  \"tables\": {\n    \"t\": {\n"
+            "      \"columns\": [\"n\"],\n      \"rows\": []\n    }\n  }\n}\n");
 }
 
 TEST(ReportJson, FloatsAreShortestAndNonFiniteIsNull) {
   Report r;
-  r.has_table = true;
-  r.table.columns = {"a", "b", "c", "d", "e", "f", "g"};
-  r.table.rows.push_back({Cell::Float(0.1 + 0.2), Cell::Float(1e21), Cell::Float(-0.0),
+  r.tables.push_back({"t", Table()});
+  r.tables[0].table.columns = {"a", "b", "c", "d", "e", "f", "g"};
+  r.tables[0].table.rows.push_back({Cell::Float(0.1 + 0.2), Cell::Float(1e21), Cell::Float(-0.0),
                           Cell::Float(std::numeric_limits<double>::quiet_NaN()),
                           Cell::Float(std::numeric_limits<double>::infinity()),
                           Cell::Float(-std::numeric_limits<double>::infinity()),
@@ -107,10 +112,10 @@ TEST(ReportJson, AlwaysParsesEvenWithInvalidUtf8AndControlBytes) {
     Report r;
     r.job_name = random_bytes();
     r.totals = {{random_bytes(), rng()}, {"x" + random_bytes(), 0}};
-    r.has_table = true;
-    r.table.columns = {"k" + random_bytes(), "v", "t", "f"};
+    r.tables.push_back({"t", Table()});
+    r.tables[0].table.columns = {"k" + random_bytes(), "v", "t", "f"};
     for (int i = 0; i < 5; ++i) {
-      r.table.rows.push_back({Cell::String(random_bytes()), Cell::Int(static_cast<int64_t>(rng())),
+      r.tables[0].table.rows.push_back({Cell::String(random_bytes()), Cell::Int(static_cast<int64_t>(rng())),
                               Top({{random_bytes(), 3}, {random_bytes(), 1}}),
                               Cell::Float(static_cast<double>(rng()) / 7.0)});
     }
@@ -119,9 +124,9 @@ TEST(ReportJson, AlwaysParsesEvenWithInvalidUtf8AndControlBytes) {
     ASSERT_TRUE(IsValidUtf8(out));
     nlohmann::json parsed = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
     ASSERT_FALSE(parsed.is_discarded()) << out;
-    ASSERT_EQ(parsed["rows"].size(), 5u);
-    EXPECT_EQ(parsed["rows"][0]["v"].get<int64_t>(), r.table.rows[0][1].i);
-    EXPECT_EQ(parsed["rows"][0]["f"].get<double>(), r.table.rows[0][3].f);  // round-trips
+    ASSERT_EQ(parsed["tables"]["t"]["rows"].size(), 5u);
+    EXPECT_EQ(parsed["tables"]["t"]["rows"][0]["v"].get<int64_t>(), r.tables[0].table.rows[0][1].i);
+    EXPECT_EQ(parsed["tables"]["t"]["rows"][0]["f"].get<double>(), r.tables[0].table.rows[0][3].f);  // round-trips
   }
   // The decoded text of an invalid byte is the four characters \xNN.
   Report r;
@@ -134,7 +139,7 @@ TEST(ReportJson, AlwaysParsesEvenWithInvalidUtf8AndControlBytes) {
 
 TEST(ReportCsv, QuotesFieldsAndEmbedsTopAsJson) {
   std::string out;
-  FormatReportCsv(SampleReport(), &out);
+  FormatReportCsv(SampleReport(), 0, &out);
   EXPECT_EQ(out,
             "status,hits,avg_rt,first,path,top_paths\n"
             "200,990,0.25,2015-05-17T10:05:03Z,\"/a,b\","
@@ -146,17 +151,17 @@ TEST(ReportCsv, QuotesFieldsAndEmbedsTopAsJson) {
 
 TEST(ReportCsv, QuotesNewlinesAndHeadersAndWritesTotalsWithoutTable) {
   Report r;
-  r.has_table = true;
-  r.table.columns = {"a,b", "c"};
-  r.table.rows.push_back({Cell::String("x\ny"), Cell::Float(std::nan(""))});
+  r.tables.push_back({"t", Table()});
+  r.tables[0].table.columns = {"a,b", "c"};
+  r.tables[0].table.rows.push_back({Cell::String("x\ny"), Cell::Float(std::nan(""))});
   std::string out;
-  FormatReportCsv(r, &out);
+  FormatReportCsv(r, 0, &out);
   EXPECT_EQ(out, "\"a,b\",c\n\"x\ny\",\n");
 
   Report totals;
   totals.totals = {{"lines", 3}, {"odd,name", 4}};
   out.clear();
-  FormatReportCsv(totals, &out);
+  FormatReportCsv(totals, 0, &out);
   EXPECT_EQ(out, "total,value\nlines,3\n\"odd,name\",4\n");
 }
 
@@ -185,13 +190,13 @@ TEST(ReportText, AlignsColumnsAndRightAlignsNumbers) {
 TEST(ReportText, EscapesControlCharactersAndShowsEmptyTables) {
   Report r;
   r.job_name = "j\x1b[31m";
-  r.has_table = true;
-  r.table.columns = {"key", "n"};
+  r.tables.push_back({"t", Table()});
+  r.tables[0].table.columns = {"key", "n"};
   std::string out;
   FormatReportText(r, &out);
   EXPECT_EQ(out, "job: j\\x1B[31m\n\nkey  n\n---  -\n(no rows)\n");
 
-  r.table.rows.push_back({Cell::String("\xc2\x85\x7f\xc3\xa9\xe2\x82"), Cell::Int(-3)});
+  r.tables[0].table.rows.push_back({Cell::String("\xc2\x85\x7f\xc3\xa9\xe2\x82"), Cell::Int(-3)});
   out.clear();
   FormatReportText(r, &out);
   EXPECT_EQ(out,
@@ -203,10 +208,10 @@ TEST(ReportText, EscapesControlCharactersAndShowsEmptyTables) {
 
 TEST(ReportText, CutsLongValuesButNotNumbers) {
   Report r;
-  r.has_table = true;
-  r.table.columns = {"path", "top"};
+  r.tables.push_back({"t", Table()});
+  r.tables[0].table.columns = {"path", "top"};
   const std::string long_path = "/" + std::string(69, 'a');
-  r.table.rows.push_back({Cell::String(long_path), Top({{long_path, 7}, {"/b", 1}})});
+  r.tables[0].table.rows.push_back({Cell::String(long_path), Top({{long_path, 7}, {"/b", 1}})});
   std::string out;
   FormatReportText(r, &out);
   const std::string cut = "/" + std::string(56, 'a') + "...";
