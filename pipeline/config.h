@@ -21,7 +21,8 @@ const char* ExecModelName(ExecModel model);
 
 struct ExecSpec {
   ExecModel model = ExecModel::kSerial;
-  int workers = 0;  // 0: the model's default (1 for serial)
+  int workers = 0;  // 0: the model's default (1 for serial, one per core otherwise)
+  int max_live_tokens = 0;  // chunks in flight; 0: 2 x workers (threads, tbb)
   std::string where;
 };
 

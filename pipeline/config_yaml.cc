@@ -211,7 +211,7 @@ class Converter {
   }
 
   Status ConvertExec(const YAML::Node& node, ExecSpec* exec) const {
-    LOGPIPE_RETURN_IF_ERROR(ExpectMap(node, "exec", {"model", "workers"}));
+    LOGPIPE_RETURN_IF_ERROR(ExpectMap(node, "exec", {"model", "workers", "max_live_tokens"}));
     exec->where = Place(node);
     if (node["model"]) {
       std::string model;
@@ -236,6 +236,13 @@ class Converter {
       LOGPIPE_RETURN_IF_ERROR(GetInt(node["workers"], "workers", &exec->workers));
       if (exec->workers < 1 || exec->workers > 1024) {
         return Error(node["workers"], "expected 'workers' between 1 and 1024");
+      }
+    }
+    if (node["max_live_tokens"]) {
+      LOGPIPE_RETURN_IF_ERROR(
+          GetInt(node["max_live_tokens"], "max_live_tokens", &exec->max_live_tokens));
+      if (exec->max_live_tokens < 1 || exec->max_live_tokens > 4096) {
+        return Error(node["max_live_tokens"], "expected 'max_live_tokens' between 1 and 4096");
       }
     }
     return Status::Ok();

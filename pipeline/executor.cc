@@ -10,8 +10,10 @@ Status DeliverBatch(const BatchOutput& output, OrderedConsumer& consumer, RunSta
 }
 
 std::unique_ptr<Executor> NewExecutor(const Plan& plan) {
+  // BuildPlan allows threads or tbb (each mixed with serial segments), not both.
   for (const auto& segment : plan.segments) {
     if (segment.model == ExecModel::kThreads) return NewThreadsExecutor();
+    if (segment.model == ExecModel::kTbb) return NewTbbExecutor();
   }
   return NewSerialExecutor();
 }

@@ -58,5 +58,6 @@ std::unique_ptr<Executor> NewExecutor(const Plan& plan);
 // One constructor per model, each in its own executor_<model>.cc.
 std::unique_ptr<Executor> NewSerialExecutor();
 std::unique_ptr<Executor> NewThreadsExecutor();
+std::unique_ptr<Executor> NewTbbExecutor();
 
 }  // namespace logpipe

@@ -5,8 +5,8 @@
 //      ^                                                                   |
 //      +------------------------------ free items <------------------------+
 //
-// A fixed pool of WorkItems circulates; the reader waits for a free one, so at most
-// `pool` chunks are in memory (backpressure without a bound on any queue). A serial segment
+// A fixed pool of plan.live_tokens WorkItems circulates; the reader waits for a free one, so
+// at most that many chunks are in memory (backpressure without a bound on any queue). A serial segment
 // is one thread; it sees batches in arrival order, which is fine: stages are per batch, and
 // aggregate partials merge in any order. Only the consumer needs input order.
 
@@ -28,9 +28,7 @@ class ThreadsExecutor : public Executor {
              const BatchRenderer& renderer, OrderedConsumer& consumer,
              RunResult* result) override {
     const size_t num_segments = plan.segments.size();
-    int total_workers = 0;
-    for (const auto& segment : plan.segments) total_workers += segment.workers;
-    const size_t pool_size = static_cast<size_t>(total_workers) + 2;
+    const size_t pool_size = plan.live_tokens;
 
     std::vector<std::unique_ptr<WorkItem>> pool;
     BlockingQueue<WorkItem*> free_items;

@@ -79,18 +79,18 @@ Status CheckExec(ExecSpec* exec) {
       }
       return Status::Ok();
     case ExecModel::kThreads:
+    case ExecModel::kTbb:
       if (exec->workers == 0) exec->workers = DefaultWorkers();
       return Status::Ok();
     case ExecModel::kAsync:
       return ConfigError(exec->where + ": model async is for I/O stages (fetching URLs); CPU "
                          "stages run serial, threads, tbb or processes");
-    case ExecModel::kTbb:
     case ExecModel::kProcesses:
       break;
   }
   return ConfigError(exec->where + ": exec model '" + ExecModelName(exec->model) +
                      "' is not available in logpipe " LOGPIPE_VERSION
-                     "; CPU stages run serial or threads in this version");
+                     "; CPU stages run serial, threads or tbb in this version");
 }
 
 }  // namespace
@@ -338,10 +338,28 @@ Result<Plan> BuildPlan(Config config) {
     }
     if (plan.segments.empty() || plan.segments.back().model != current.model ||
         plan.segments.back().workers != current.workers) {
-      plan.segments.push_back({current.model, current.workers, i, i, {}});
+      plan.segments.push_back({current.model, current.workers, current.max_live_tokens, i, i, {}});
     }
     plan.segments.back().end_stage = i + 1;
     plan.segments.back().stage_names.push_back(stage.type);
+  }
+
+  bool has_threads = false, has_tbb = false;
+  int max_workers = 1, tokens = 0;
+  for (const auto& segment : plan.segments) {
+    has_threads |= segment.model == ExecModel::kThreads;
+    has_tbb |= segment.model == ExecModel::kTbb;
+    max_workers = std::max(max_workers, segment.workers);
+    tokens = std::max(tokens, segment.max_live_tokens);
+  }
+  if (has_threads && has_tbb) {
+    return ConfigError(config.file + ": a job runs its CPU stages on threads or on tbb, not both "
+                       "(serial stages may be mixed with either)");
+  }
+  if (!has_threads && !has_tbb) {
+    plan.live_tokens = 1;  // serial: one chunk at a time
+  } else {
+    plan.live_tokens = static_cast<size_t>(tokens > 0 ? tokens : 2 * max_workers);
   }
 
   plan.config = std::move(config);
@@ -362,8 +380,9 @@ std::string Plan::Explain() const {
            (segments[i].workers == 1 ? "" : "s") + ": " + Join(segments[i].stage_names, " -> ") +
            "\n";
   }
-  out += "memory bound: 1 chunk in flight x " + HumanBytes(chunker.chunk_bytes) +
-         " (+ the carried partial line) + aggregate state\n";
+  out += "memory bound: " + std::to_string(live_tokens) + " chunk" +
+         (live_tokens == 1 ? "" : "s") + " in flight x " + HumanBytes(chunker.chunk_bytes) +
+         " (+ a partial line carried between chunks) + aggregate state\n";
   out += "parse: pattern " + pattern_label + ", encoding " +
          (config.stages[0].encoding == "utf8" ? "utf8 (invalid UTF-8 lines are rejected)"
                                               : "latin1 (bytes; invalid UTF-8 never drops a line)") +

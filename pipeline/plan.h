@@ -27,6 +27,7 @@ namespace logpipe {
 struct Segment {
   ExecModel model = ExecModel::kSerial;
   int workers = 1;
+  int max_live_tokens = 0;  // as configured (0: default)
   size_t first_stage = 0;  // stages [first_stage, end_stage) of the config, in order
   size_t end_stage = 0;
   std::vector<std::string> stage_names;  // "parse", "filter", "aggregate"
@@ -55,6 +56,7 @@ class Plan {
   std::vector<size_t> report_csv_tables;          // per report output: the table a csv writes
   ChunkerOptions chunker;
   std::vector<Segment> segments;
+  size_t live_tokens = 1;  // WorkItems (chunks) in flight at most; bounds memory
 
   // Stage i of the config is transforms[i] when i < transforms.size(), else
   // aggregates[i - transforms.size()].
