@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: set up and run every test, twice: a normal optimised build, and
-# a build with AddressSanitizer + UndefinedBehaviorSanitizer. Also checks the layering rules.
+# a build with AddressSanitizer + UndefinedBehaviorSanitizer; then the execution-model tests a
+# third time under ThreadSanitizer. Also checks the layering rules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -15,3 +16,9 @@ echo "== build and test (ASan + UBSan)"
 scripts/build.sh build-asan -DLOGPIPE_SANITIZE=address,undefined
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== execution-model matrix under ThreadSanitizer"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOGPIPE_SANITIZE=thread >/dev/null
+cmake --build build-tsan --target pipeline_test
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R 'ExecMatrix|Executor|Process'

@@ -2,7 +2,10 @@
 // data under every model x workers {1, 2, 4} x chunk size {one line, 64 KiB, default}, and every
 // output file (reports, records, rejects) must be byte-identical to the serial run's. One-line
 // chunks put a chunk boundary between every two lines. A records output of every field is
-// added to each job so record order is checked too. This test also runs under ThreadSanitizer.
+// added to each job so record order is checked too. This test also runs under ThreadSanitizer
+// (scripts/test.sh), without the tbb variants there: Debian's libtbb is not built with TSan,
+// so TSan cannot see the synchronisation inside TBB and reports every serial filter's state
+// as a race (a false positive); the threads executor uses only instrumented std:: primitives.
 
 #include <gtest/gtest.h>
 
@@ -29,11 +32,18 @@ struct Variant {
   }
 };
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kUnderTsan = true;
+#else
+constexpr bool kUnderTsan = false;
+#endif
+
 std::vector<Variant> Variants() {
   std::vector<Variant> out;
   for (uint64_t chunk : {uint64_t{1}, uint64_t{64} << 10, uint64_t{0}}) {
     out.push_back({"serial", 1, chunk});
     for (const char* model : {"threads", "tbb"}) {
+      if (kUnderTsan && std::string(model) == "tbb") continue;
       for (int workers : {1, 2, 4}) out.push_back({model, workers, chunk});
     }
   }
