@@ -13,6 +13,7 @@
 #include "io/text_escape.h"
 #include "stages/record_batch.h"
 #include "stages/schema.h"
+#include "tests/support/test_batch.h"
 
 #if __has_include(<nlohmann/json.hpp>)
 #include <nlohmann/json.hpp>
@@ -41,41 +42,10 @@ Schema TestSchema() {
   return s;
 }
 
-// A hand-built batch of `rows` lines starting at line 41; fields absent until set.
-class TestBatch {
+// Batches here start at line 41, so line numbers in records are not row indexes.
+class TestBatch : public testing::TestBatch {
  public:
-  TestBatch(size_t num_fields, uint32_t rows) {
-    std::string text;
-    for (uint32_t r = 0; r < rows; ++r) text += "line\n";
-    chunk_.Reserve(text.size() + 1);
-    if (!text.empty()) std::memcpy(chunk_.mutable_data(), text.data(), text.size());
-    chunk_.set_size(text.size());
-    chunk_.first_line = 41;
-    batch_.Reset(chunk_, num_fields);
-  }
-  TestBatch(const TestBatch&) = delete;
-  TestBatch& operator=(const TestBatch&) = delete;
-
-  RecordBatch& batch() { return batch_; }
-
-  void Str(size_t f, uint32_t row, std::string text) {
-    storage_.push_back(std::move(text));
-    Set(f, row).text = storage_.back();
-  }
-  void Int(size_t f, uint32_t row, int64_t v) { Set(f, row).i = v; }
-  void Float(size_t f, uint32_t row, double v) { Set(f, row).f = v; }
-
- private:
-  Value& Set(size_t f, uint32_t row) {
-    Value& v = batch_.field(f, row);
-    v.present = true;
-    if (v.text.empty()) v.text = "x";
-    return v;
-  }
-
-  Chunk chunk_;
-  RecordBatch batch_;
-  std::deque<std::string> storage_;
+  TestBatch(size_t num_fields, uint32_t rows) : testing::TestBatch(num_fields, rows, 41) {}
 };
 
 std::unique_ptr<RecordFormatter> Make(RecordFormat format, std::vector<std::string> fields,
