@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "io/text_escape.h"
+#include "stages/byte_scanner.h"
 
 namespace logpipe {
 namespace {
@@ -150,7 +151,8 @@ Result<std::string> KeepOnlyCaptures(const std::string& regex,
 namespace {
 
 struct ParseScratch : public Scratch {
-  std::vector<re2::StringPiece> groups;
+  std::vector<re2::StringPiece> groups;  // RE2's submatches
+  std::vector<std::string_view> spans;   // the scanner's
 };
 
 }  // namespace
@@ -181,6 +183,25 @@ Result<std::unique_ptr<ParseStage>> ParseStage::Create(const ParseOptions& optio
   stage->re_ = std::make_unique<re2::RE2>(stage->compiled_regex_, MakeOptions(options.utf8));
   if (!stage->re_->ok()) return RegexError(options.regex, stage->re_->error());
   stage->capture_count_ = stage->re_->NumberOfCapturingGroups();
+  if (options.utf8) {
+    stage->scanner_refusal_ = "utf8 mode";
+  } else if (!options.allow_scanner) {
+    stage->scanner_refusal_ = "disabled";
+  } else {
+    stage->scanner_ = ByteScanner::Compile(stage->compiled_regex_, &stage->scanner_refusal_);
+    if (stage->scanner_ != nullptr) {
+      // Belt and braces: the scanner must number the groups as RE2 does.
+      bool same = stage->scanner_->capture_count() == stage->capture_count_;
+      for (const auto& [name, index] : stage->re_->NamedCapturingGroups()) {
+        same = same && index <= stage->scanner_->capture_count() &&
+               stage->scanner_->group_names()[index] == name;
+      }
+      if (!same) {
+        stage->scanner_.reset();
+        stage->scanner_refusal_ = "its groups differ from RE2's";
+      }
+    }
+  }
 
   const std::map<std::string, int>& groups = stage->re_->NamedCapturingGroups();
   for (size_t f = 0; f < schema.size(); ++f) {
@@ -203,7 +224,11 @@ Result<std::unique_ptr<ParseStage>> ParseStage::Create(const ParseOptions& optio
 
 std::unique_ptr<Scratch> ParseStage::NewScratch() const {
   auto scratch = std::make_unique<ParseScratch>();
-  scratch->groups.resize(capture_count_ + 1);
+  if (scanner_ != nullptr) {
+    scratch->spans.resize(capture_count_ + 1);
+  } else {
+    scratch->groups.resize(capture_count_ + 1);
+  }
   return scratch;
 }
 
@@ -212,6 +237,9 @@ void ParseStage::Process(RecordBatch& batch, Scratch& scratch) const {
   // With no capture the DFA alone answers; otherwise group 0 plus the kept groups.
   const int nsubmatch = capture_count_ == 0 ? 0 : capture_count_ + 1;
   re2::StringPiece* groups = s.groups.data();
+  std::string_view* spans = s.spans.data();
+  const int nspans = static_cast<int>(s.spans.size());
+  const ByteScanner* const scanner = scanner_.get();
   BatchCounters& counters = batch.counters;
   std::vector<uint32_t>& selected = batch.selected;
   const size_t n = selected.size();
@@ -227,8 +255,11 @@ void ParseStage::Process(RecordBatch& batch, Scratch& scratch) const {
       batch.rejects.push_back(RejectedRow{row, RejectReason::kInvalidUtf8});
       continue;
     }
-    if (!re_->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(),
-                    re2::RE2::ANCHOR_BOTH, groups, nsubmatch)) {
+    const bool matched = scanner != nullptr
+                             ? scanner->Match(line, spans, nspans)
+                             : re_->Match(re2::StringPiece(line.data(), line.size()), 0,
+                                          line.size(), re2::RE2::ANCHOR_BOTH, groups, nsubmatch);
+    if (!matched) {
       ++counters.mismatched;
       batch.rejects.push_back(RejectedRow{row, RejectReason::kMismatch});
       continue;
@@ -236,11 +267,13 @@ void ParseStage::Process(RecordBatch& batch, Scratch& scratch) const {
     ++counters.matched;
     selected[kept++] = row;
     for (const Slot& slot : slots_) {
-      const re2::StringPiece& g = groups[slot.group];
+      const std::string_view g = scanner != nullptr ? spans[slot.group]
+                                                    : std::string_view(groups[slot.group].data(),
+                                                                       groups[slot.group].size());
       Value& value = batch.field(slot.field, row);
       value = Value{};
       if (g.data() == nullptr) continue;  // the group did not take part in the match
-      value.text = std::string_view(g.data(), g.size());
+      value.text = g;
       if (value.text.empty() || value.text == "-") continue;  // "no value", not an error
       const char* begin = value.text.data();
       const char* end = begin + value.text.size();
@@ -278,16 +311,23 @@ void ParseStage::Process(RecordBatch& batch, Scratch& scratch) const {
 std::string ParseStage::EngineSummary() const {
   const std::string n =
       std::to_string(capture_count_) + (capture_count_ == 1 ? " capture: " : " captures: ");
+  std::string re2_text;
   if (capture_count_ == 0) {
-    return n + "DFA only (match or not, nothing to extract)";
+    re2_text = n + "DFA only (match or not, nothing to extract)";
+  } else if (capture_count_ <= 4) {
+    re2_text = n +
+               "one-pass eligible (<= 4 captures): RE2 fills the groups with its OnePass engine "
+               "if the pattern is also one-pass (never two ways to go on at the same byte), "
+               "otherwise with BitState/NFA; RE2 does not report which it picks";
+  } else {
+    re2_text = n + "BitState/NFA (> 4 captures: consider capturing fewer fields)";
   }
-  if (capture_count_ <= 4) {
-    return n +
-           "one-pass eligible (<= 4 captures): RE2 fills the groups with its OnePass engine "
-           "if the pattern is also one-pass (never two ways to go on at the same byte), "
-           "otherwise with BitState/NFA; RE2 does not report which it picks";
+  if (scanner_ != nullptr) {
+    return "byte scanner (RE2-verified subset): the pattern is decided byte by byte, so a "
+           "compiled scanner matches it with RE2's results; RE2 would use " +
+           re2_text;
   }
-  return n + "BitState/NFA (> 4 captures: consider capturing fewer fields)";
+  return re2_text + " [byte scanner not used: " + scanner_refusal_ + "]";
 }
 
 }  // namespace logpipe

@@ -11,10 +11,13 @@
 // A typed field whose text does not convert is absent in that row and counted in
 // counters.conversion_errors[field]; text that is empty or "-" is absent and not an error.
 // Thread-safety: Process is const; run it concurrently with one Scratch per worker.
-// Cost: one RE2 Match per line with a reused submatch array from the Scratch; logpipe
-//   allocates nothing per line. RE2 itself allocates nothing per line on its DFA path (no
-//   captures) and OnePass path (<= 4 captures and a one-pass pattern, see EngineSummary),
-//   once its DFA cache is warm; its BitState and NFA paths allocate per call.
+// When the compiled pattern is in ByteScanner's deterministic subset (Latin-1 mode only), a
+// compiled byte scanner matches instead of RE2, with the same results (see byte_scanner.h).
+// Cost: one RE2 (or scanner) Match per line with a reused submatch array from the Scratch;
+//   logpipe allocates nothing per line, nor does the scanner. RE2 itself allocates nothing
+//   per line on its DFA path (no captures) and OnePass path (<= 4 captures and a one-pass
+//   pattern, see EngineSummary), once its DFA cache is warm; its BitState and NFA paths
+//   allocate per call.
 // Errors: Create returns kConfig quoting the pattern and RE2's error message, or naming a
 //   schema field that the pattern has no group for.
 
@@ -34,6 +37,8 @@ class RE2;
 
 namespace logpipe {
 
+class ByteScanner;
+
 // The named groups of `regex` in order of their opening parenthesis.
 // Errors: kConfig quoting the pattern and RE2's message when it does not compile.
 Result<std::vector<std::string>> NamedGroups(const std::string& regex);
@@ -47,6 +52,10 @@ Result<std::string> KeepOnlyCaptures(const std::string& regex,
 struct ParseOptions {
   std::string regex;  // the full pattern with (?P<name>...) groups, unanchored
   bool utf8 = false;  // `encoding: utf8`
+  // Match with a ByteScanner (stages/byte_scanner.h) instead of RE2 when the compiled
+  // pattern is in its deterministic subset (Latin-1 only). Same results; off in tests that
+  // need RE2 itself.
+  bool allow_scanner = true;
 };
 
 class ParseStage : public Transform {
@@ -64,14 +73,19 @@ class ParseStage : public Transform {
   // The pattern as compiled (after capture pushdown), the number of capturing groups, and
   // which RE2 engines that count allows, for --explain, e.g. "3 captures: one-pass eligible
   // (<= 4 captures); ...". RE2 does not report the engine it picks, so this says what is
-  // possible, not what happens.
+  // possible, not what happens. When the byte scanner matches instead, the summary starts
+  // with "byte scanner (RE2-verified subset)"; otherwise it ends with why it was not used.
   const std::string& compiled_regex() const { return compiled_regex_; }
   int capture_count() const { return capture_count_; }
   std::string EngineSummary() const;
+  // Whether lines are matched by the ByteScanner rather than RE2.
+  bool uses_scanner() const { return scanner_ != nullptr; }
 
  private:
   ParseStage() = default;
   std::unique_ptr<re2::RE2> re_;
+  std::unique_ptr<ByteScanner> scanner_;  // null: RE2 matches
+  std::string scanner_refusal_;           // why the scanner was not used, for --explain
   std::string compiled_regex_;
   int capture_count_ = 0;
   bool utf8_ = false;
