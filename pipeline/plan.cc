@@ -80,17 +80,14 @@ Status CheckExec(ExecSpec* exec) {
       return Status::Ok();
     case ExecModel::kThreads:
     case ExecModel::kTbb:
+    case ExecModel::kProcesses:
       if (exec->workers == 0) exec->workers = DefaultWorkers();
       return Status::Ok();
     case ExecModel::kAsync:
       return ConfigError(exec->where + ": model async is for I/O stages (fetching URLs); CPU "
                          "stages run serial, threads, tbb or processes");
-    case ExecModel::kProcesses:
-      break;
   }
-  return ConfigError(exec->where + ": exec model '" + ExecModelName(exec->model) +
-                     "' is not available in logpipe " LOGPIPE_VERSION
-                     "; CPU stages run serial, threads or tbb in this version");
+  return InternalError("unknown exec model");
 }
 
 }  // namespace
@@ -344,11 +341,12 @@ Result<Plan> BuildPlan(Config config) {
     plan.segments.back().stage_names.push_back(stage.type);
   }
 
-  bool has_threads = false, has_tbb = false;
+  bool has_threads = false, has_tbb = false, has_processes = false;
   int max_workers = 1, tokens = 0;
   for (const auto& segment : plan.segments) {
     has_threads |= segment.model == ExecModel::kThreads;
     has_tbb |= segment.model == ExecModel::kTbb;
+    has_processes |= segment.model == ExecModel::kProcesses;
     max_workers = std::max(max_workers, segment.workers);
     tokens = std::max(tokens, segment.max_live_tokens);
   }
@@ -356,7 +354,11 @@ Result<Plan> BuildPlan(Config config) {
     return ConfigError(config.file + ": a job runs its CPU stages on threads or on tbb, not both "
                        "(serial stages may be mixed with either)");
   }
-  if (!has_threads && !has_tbb) {
+  if (has_processes && plan.segments.size() > 1) {
+    return ConfigError(config.file + ": model processes runs every CPU stage in its shards; give "
+                       "all stages the same exec (set it on the parse stage only)");
+  }
+  if (!has_threads && !has_tbb && !has_processes) {
     plan.live_tokens = 1;  // serial: one chunk at a time
   } else {
     plan.live_tokens = static_cast<size_t>(tokens > 0 ? tokens : 2 * max_workers);

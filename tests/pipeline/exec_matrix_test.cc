@@ -42,7 +42,7 @@ std::vector<Variant> Variants() {
   std::vector<Variant> out;
   for (uint64_t chunk : {uint64_t{1}, uint64_t{64} << 10, uint64_t{0}}) {
     out.push_back({"serial", 1, chunk});
-    for (const char* model : {"threads", "tbb"}) {
+    for (const char* model : {"threads", "tbb", "processes"}) {
       if (kUnderTsan && std::string(model) == "tbb") continue;
       for (int workers : {1, 2, 4}) out.push_back({model, workers, chunk});
     }

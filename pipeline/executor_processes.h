@@ -1,0 +1,72 @@
+#pragma once
+// The processes executor: runs the plan's whole CPU segment (parse -> filters -> aggregates,
+// plus rendering of records and rejects) in `workers` forked shard processes, while the
+// calling process reads the inputs, hands chunks out and puts the results back in input order.
+//
+//   parent: InputStream -> chunk descriptor (local file) or chunk bytes (stream) -> shard i
+//   shard i: pread its own bytes (local file) -> RunSegmentStages -> Render -> BatchOutput bytes
+//   parent: reorder by seq -> DeliverBatch; at the end "finish" -> each shard's encoded
+//           partials -> Decode + Merge in shard order.
+//
+// Inputs are classified before the shards start: a local regular file whose first bytes are
+// not a gzip or zstd magic number is "plain" (the shard reads the chunk's bytes with pread from
+// its own file descriptor; only a ~100-byte descriptor crosses the socket), everything else
+// ("-", pipes, compressed files) is "streamed" (the chunk's bytes are sent to the shard).
+// The parent still reads every input itself, so chunk seq, line numbers and oversized lines are
+// exactly those of the other executors.
+//
+// Requires: plan.segments is one segment covering every stage (BuildPlan ensures it for model
+//   processes); otherwise Run returns kInternal.
+// Thread-safety: Run() forks, so it must be called while no other thread runs stage code (fork
+//   copies only the calling thread), from a thread that outlives the run: shards get SIGKILL
+//   when the thread that forked them exits (PR_SET_PDEATHSIG), so no shard outlives its parent.
+// Lifetime: every shard is reaped before Run returns, on success and on every error.
+// Cost: one fork per shard at the start; per chunk a descriptor (plain) or the chunk's bytes
+//   (streamed) to the shard and its encoded BatchOutput back; once at the end, each shard's
+//   encoded partials. The parent still reads every byte of a plain file (to cut chunks at line
+//   ends), so each shard's pread is served from the page cache. Memory: plan.live_tokens chunks
+//   in flight (at most 2 per shard) plus the chunk being read; the parent keeps a descriptor of
+//   every plain chunk for retries (~100 bytes each). Shards are reaped before Run returns, so
+//   getrusage(RUSAGE_CHILDREN) then includes their CPU time (its ru_maxrss is the largest
+//   shard's, not a sum).
+// Errors: input errors as the other executors (in the same order relative to batch errors: a
+//   batch error before a read error wins). A shard that dies (signal, exit, broken socket) is
+//   retried once: a replacement shard is forked and every chunk the dead one had been given is
+//   sent again (its outputs already received are kept; only its aggregate state was lost). A
+//   shard that had been sent streamed chunks cannot be retried (their bytes are not kept). A
+//   second death, or a death that cannot be retried, fails the run with kInternal (exit 70)
+//   naming the shard, its pid, how it died, and the input and byte range it was working on.
+//   The consumer's error (on_mismatch: fail) kills and reaps every shard and is returned.
+//
+// Test-only fault injection (never set it in production): the environment variable
+//   LOGPIPE_TEST_KILL_SHARD=SEQ makes the first shard that receives chunk SEQ raise(SIGKILL)
+//   before processing it (its replacement processes it normally);
+//   LOGPIPE_TEST_KILL_SHARD=SEQ:always makes every shard that receives chunk SEQ die, so the
+//   run fails. Read once at the start of Run.
+
+#include <cstdint>
+#include <memory>
+
+#include "pipeline/executor.h"
+
+namespace logpipe {
+
+// What one Run of the processes executor cost, for the comparison mode and tests. Counting is
+// a few additions per chunk.
+struct ProcessesExecutorStats {
+  int shards_started = 0;        // forks, replacements included
+  int shards_retried = 0;        // replacements forked after a shard died
+  double fork_seconds = 0;       // wall time spent in fork() in the parent
+  uint64_t plain_chunks = 0;     // chunks sent as descriptors (shard preads the bytes)
+  uint64_t streamed_chunks = 0;  // chunks whose bytes were sent to a shard
+  uint64_t chunks_resent = 0;    // chunks sent again to replacement shards
+  uint64_t request_bytes = 0;    // bytes sent to shards (frames, descriptors, chunk bytes)
+  uint64_t result_bytes = 0;     // encoded BatchOutputs received from shards
+  uint64_t partial_bytes = 0;    // encoded aggregate partials received at the end
+};
+
+std::unique_ptr<Executor> NewProcessesExecutor();
+// Same, and fills `*stats` (which must outlive the executor) at the end of every Run.
+std::unique_ptr<Executor> NewProcessesExecutorWithStats(ProcessesExecutorStats* stats);
+
+}  // namespace logpipe

@@ -1,0 +1,337 @@
+#include "pipeline/executor_processes.h"
+
+#include <errno.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+#include "pipeline/config_yaml.h"
+#include "pipeline/plan.h"
+#include "stages/report_format.h"
+#include "tests/support/temp_dir.h"
+
+namespace logpipe {
+namespace {
+
+using logpipe::testing::ReadFile;
+using logpipe::testing::SourcePath;
+using logpipe::testing::TempDir;
+
+// Keeps every batch it is given; with `stop_on_error`, stops the run at a batch's error like
+// the job's consumer does (on_mismatch: fail).
+class RecordingConsumer : public OrderedConsumer {
+ public:
+  Status Consume(const BatchOutput& output) override {
+    std::string bytes;
+    output.EncodeTo(&bytes);
+    batches.push_back(std::move(bytes));
+    if (!output.error.ok()) return output.error;
+    return Status::Ok();
+  }
+
+  std::vector<std::string> batches;  // each BatchOutput, encoded, in delivery order
+};
+
+struct Outcome {
+  Status status;
+  std::vector<std::string> batches;
+  RunStats stats;
+  std::string tables;  // every aggregate's Finish() table, as report JSON
+};
+
+Outcome RunWith(Executor& executor, const Plan& plan, const std::vector<std::string>& inputs) {
+  BatchRenderer renderer(plan, inputs);
+  RecordingConsumer consumer;
+  RunResult result;
+  Outcome out;
+  out.status = executor.Run(plan, inputs, renderer, consumer, &result);
+  out.batches = std::move(consumer.batches);
+  out.stats = result.stats;
+  if (out.status.ok()) {
+    Report report;
+    for (size_t a = 0; a < plan.aggregates.size(); ++a) {
+      report.tables.push_back(
+          {plan.aggregate_names[a], plan.aggregates[a]->Finish(std::move(*result.partials[a]))});
+    }
+    FormatReportJson(report, &out.tables);
+  }
+  return out;
+}
+
+Outcome RunSerial(const Plan& plan, const std::vector<std::string>& inputs) {
+  std::unique_ptr<Executor> serial = NewSerialExecutor();
+  return RunWith(*serial, plan, inputs);
+}
+
+void ExpectSame(const Outcome& want, const Outcome& got, const std::string& label) {
+  EXPECT_EQ(got.status.code(), want.status.code()) << label << ": " << got.status.message();
+  EXPECT_EQ(got.status.message(), want.status.message()) << label;
+  ASSERT_EQ(got.batches.size(), want.batches.size()) << label;
+  for (size_t i = 0; i < want.batches.size(); ++i) {
+    if (got.batches[i] != want.batches[i]) {
+      ADD_FAILURE() << label << ": batch " << i << " differs from serial";
+      break;
+    }
+  }
+  EXPECT_EQ(got.tables, want.tables) << label;
+  EXPECT_EQ(got.stats.chunks, want.stats.chunks) << label;
+  EXPECT_EQ(got.stats.oversized_lines, want.stats.oversized_lines) << label;
+  const BatchCounters& w = want.stats.counters;
+  const BatchCounters& g = got.stats.counters;
+  EXPECT_EQ(g.lines, w.lines) << label;
+  EXPECT_EQ(g.bytes, w.bytes) << label;
+  EXPECT_EQ(g.matched, w.matched) << label;
+  EXPECT_EQ(g.mismatched, w.mismatched) << label;
+  EXPECT_EQ(g.filtered_out, w.filtered_out) << label;
+  EXPECT_EQ(g.conversion_errors, w.conversion_errors) << label;
+}
+
+// No child process is left: every shard was reaped (a zombie would still be waitable).
+void ExpectNoChildren() {
+  int status = 0;
+  errno = 0;
+  EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+// The first 4000 lines of the sample access log made nasty: lines that do not match, CRLF
+// endings, a line over max_line_bytes (4096 in these tests) and a last line without '\n'.
+std::string MessyLog() {
+  const std::string log = ReadFile(SourcePath("data/sample/apache_combined.log"));
+  std::string out;
+  size_t pos = 0, line = 0;
+  while (pos < log.size() && line < 4000) {
+    size_t nl = log.find('\n', pos);
+    if (nl == std::string::npos) nl = log.size();
+    ++line;
+    if (line % 997 == 0) out += "this is not an access log line\n";
+    if (line == 1501) out += std::string(5000, 'x') + "\n";
+    out.append(log, pos, nl - pos);
+    out += line % 101 == 0 ? "\r\n" : "\n";
+    pos = nl + 1;
+  }
+  out += "no final newline";
+  return out;
+}
+
+std::string Gzip(const std::string& bytes) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::string out(deflateBound(&zs, bytes.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// Builds the test job's plan (BuildPlan does not take model processes yet: the plan is built
+// serial, then given `workers` shards).
+Plan MakePlan(const TempDir& dir, uint64_t chunk_bytes, int workers,
+              const std::string& on_mismatch = "reject") {
+  std::string yaml =
+      "inputs: [{path: unused.log}]\n"
+      "read: {chunk_bytes: " +
+      std::to_string(chunk_bytes) +
+      ", max_line_bytes: 4096}\n"
+      "stages:\n"
+      "  - type: parse\n"
+      "    pattern: combined\n"
+      "    fields: {status: int, bytes: int}\n"
+      "    on_mismatch: " +
+      on_mismatch + "\n" +
+      (on_mismatch == "reject" ? "    rejects: " + dir.path() + "/rejects.txt\n" : "") +
+      "  - type: filter\n"
+      "    where: status < 400 and method in [\"GET\", \"HEAD\"]\n"
+      "  - type: aggregate\n"
+      "    group_by: [status]\n"
+      "    metrics: {hits: count, bytes: sum(bytes), clients: distinct(ip), "
+      "top_paths: 'top(path, 3)'}\n"
+      "  - type: aggregate\n"
+      "    name: by_method\n"
+      "    group_by: [method]\n"
+      "    metrics: {n: count, biggest: max(bytes)}\n"
+      "outputs:\n"
+      "  - {kind: records, path: " +
+      dir.path() +
+      "/records.jsonl, fields: [ip, status, path], "
+      "line_numbers: true}\n";
+  Result<Config> config = LoadConfigString(yaml, "proc.yaml", {});
+  EXPECT_TRUE(config.ok()) << config.status().message();
+  Result<Plan> built = BuildPlan(std::move(config.value()));
+  EXPECT_TRUE(built.ok()) << built.status().message();
+  Plan plan = std::move(built.value());
+  EXPECT_EQ(plan.segments.size(), 1u);
+  plan.segments[0].model = ExecModel::kProcesses;
+  plan.segments[0].workers = workers;
+  plan.live_tokens = 2 * static_cast<size_t>(workers);
+  return plan;
+}
+
+// Sets LOGPIPE_TEST_KILL_SHARD for one scope.
+class KillShardEnv {
+ public:
+  explicit KillShardEnv(const char* value) { setenv("LOGPIPE_TEST_KILL_SHARD", value, 1); }
+  ~KillShardEnv() { unsetenv("LOGPIPE_TEST_KILL_SHARD"); }
+};
+
+void ExpectSameAsSerialForAllShapes(const std::vector<std::string>& inputs, bool streamed) {
+  TempDir dir;
+  for (uint64_t chunk_bytes : {uint64_t{200}, uint64_t{64} << 10}) {
+    Plan plan = MakePlan(dir, chunk_bytes, 1);
+    const Outcome want = RunSerial(plan, inputs);
+    ASSERT_TRUE(want.status.ok()) << want.status.message();
+    // The job exercises records, rejects, oversized lines and both aggregates.
+    EXPECT_GT(want.stats.counters.mismatched, 0u);
+    EXPECT_GT(want.stats.oversized_lines, 0u);
+    EXPECT_GT(want.stats.counters.filtered_out, 0u);
+    for (int workers : {1, 2, 4}) {
+      plan.segments[0].workers = workers;
+      plan.live_tokens = 2 * static_cast<size_t>(workers);
+      const std::string label =
+          "chunk_bytes " + std::to_string(chunk_bytes) + ", workers " + std::to_string(workers);
+      ProcessesExecutorStats stats;
+      std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+      ExpectSame(want, RunWith(*executor, plan, inputs), label);
+      EXPECT_EQ(stats.shards_started, workers) << label;
+      EXPECT_EQ(stats.shards_retried, 0) << label;
+      EXPECT_EQ(stats.plain_chunks + stats.streamed_chunks, want.stats.chunks) << label;
+      EXPECT_EQ(stats.streamed_chunks > 0, streamed) << label;
+      EXPECT_GT(stats.partial_bytes, 0u) << label;
+      ExpectNoChildren();
+    }
+  }
+}
+
+TEST(ProcessesExecutor, SameOutputsAsSerialOnLocalFiles) {
+  TempDir dir;
+  const std::string messy = dir.Write("messy.log", MessyLog());
+  ExpectSameAsSerialForAllShapes({SourcePath("data/sample/apache_combined.log"), messy},
+                                 /*streamed=*/false);
+}
+
+TEST(ProcessesExecutor, SameOutputsAsSerialOnGzipAndMixedInputs) {
+  TempDir dir;
+  const std::string log = MessyLog();
+  const std::string gz = dir.Write("messy.log.gz", Gzip(log));
+  const std::string plain = dir.Write("messy.log", log);
+  ExpectSameAsSerialForAllShapes({gz, plain}, /*streamed=*/true);
+}
+
+TEST(ProcessesExecutor, EmptyInputsAndMoreShardsThanChunks) {
+  TempDir dir;
+  const std::vector<std::string> inputs = {dir.Write("empty.log", ""),
+                                           dir.Write("one.log", "not a log line\n")};
+  Plan plan = MakePlan(dir, 1 << 20, 4);
+  const Outcome want = RunSerial(plan, inputs);
+  ASSERT_TRUE(want.status.ok()) << want.status.message();
+  std::unique_ptr<Executor> executor = NewProcessesExecutor();
+  ExpectSame(want, RunWith(*executor, plan, inputs), "tiny inputs");
+  ExpectNoChildren();
+}
+
+TEST(ProcessesExecutor, KilledShardIsRetriedOnceWithTheSameResults) {
+  TempDir dir;
+  const std::vector<std::string> inputs = {dir.Write("messy.log", MessyLog())};
+  Plan plan = MakePlan(dir, 4096, 2);
+  const Outcome want = RunSerial(plan, inputs);
+  ASSERT_TRUE(want.status.ok()) << want.status.message();
+  ASSERT_GT(want.stats.chunks, 100u);
+  for (const std::string& seq :
+       {std::string("0"), std::string("57"), std::to_string(want.stats.chunks - 1)}) {
+    KillShardEnv kill(seq.c_str());
+    ProcessesExecutorStats stats;
+    std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+    ExpectSame(want, RunWith(*executor, plan, inputs), "kill at chunk " + seq);
+    EXPECT_EQ(stats.shards_retried, 1) << seq;
+    EXPECT_EQ(stats.shards_started, 3) << seq;
+    EXPECT_GT(stats.chunks_resent, 0u) << seq;
+    ExpectNoChildren();
+  }
+}
+
+TEST(ProcessesExecutor, ShardThatDiesAgainFailsNamingShardAndBytes) {
+  TempDir dir;
+  const std::string path = dir.Write("messy.log", MessyLog());
+  Plan plan = MakePlan(dir, 4096, 2);
+  KillShardEnv kill("57:always");
+  ProcessesExecutorStats stats;
+  std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+  const Outcome got = RunWith(*executor, plan, {path});
+  ASSERT_FALSE(got.status.ok());
+  EXPECT_EQ(got.status.code(), StatusCode::kInternal);
+  EXPECT_EQ(got.status.exit_code(), 70);
+  const std::string& m = got.status.message();
+  for (const char* part : {"worker process shard ", "(pid ", "killed by signal 9",
+                           "while processing chunk 57: ", "bytes ", "(lines ", "already the retry",
+                           "same chunk", "model serial"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' not in: " << m;
+  }
+  EXPECT_NE(m.find(path + " bytes "), std::string::npos) << m;
+  EXPECT_EQ(stats.shards_retried, 1);
+  // Only the chunks before 57 can have been delivered.
+  EXPECT_LE(got.batches.size(), 57u);
+  ExpectNoChildren();
+}
+
+TEST(ProcessesExecutor, ShardWithStreamedChunksIsNotRetried) {
+  TempDir dir;
+  const std::string gz = dir.Write("messy.log.gz", Gzip(MessyLog()));
+  Plan plan = MakePlan(dir, 4096, 2);
+  KillShardEnv kill("9");
+  std::unique_ptr<Executor> executor = NewProcessesExecutor();
+  const Outcome got = RunWith(*executor, plan, {gz});
+  ASSERT_FALSE(got.status.ok());
+  EXPECT_EQ(got.status.code(), StatusCode::kInternal);
+  const std::string& m = got.status.message();
+  EXPECT_NE(m.find("cannot be retried"), std::string::npos) << m;
+  EXPECT_NE(m.find(gz + " decompressed bytes "), std::string::npos) << m;
+  ExpectNoChildren();
+}
+
+TEST(ProcessesExecutor, OnMismatchFailStopsEveryShard) {
+  TempDir dir;
+  const std::vector<std::string> inputs = {dir.Write("messy.log", MessyLog())};
+  for (uint64_t chunk_bytes : {uint64_t{200}, uint64_t{4096}}) {
+    Plan plan = MakePlan(dir, chunk_bytes, 4, "fail");
+    const Outcome want = RunSerial(plan, inputs);
+    ASSERT_EQ(want.status.code(), StatusCode::kDataError) << want.status.message();
+    ASSERT_GT(want.batches.size(), 10u);  // the first bad line is in the middle
+    std::unique_ptr<Executor> executor = NewProcessesExecutor();
+    ExpectSame(want, RunWith(*executor, plan, inputs), "on_mismatch: fail");
+    ExpectNoChildren();
+  }
+}
+
+TEST(ProcessesExecutor, ReadErrorsComeInTheSameOrderAsSerial) {
+  TempDir dir;
+  const std::string log = MessyLog();
+  const std::string gz = Gzip(log);
+  const std::string truncated = dir.Write("truncated.log.gz", gz.substr(0, gz.size() / 2));
+  const std::string plain = dir.Write("messy.log", log);
+  const std::vector<std::vector<std::string>> cases = {
+      {plain, truncated},
+      {plain, dir.path() + "/missing.log"},
+  };
+  for (const auto& inputs : cases) {
+    for (const char* on_mismatch : {"reject", "fail"}) {
+      Plan plan = MakePlan(dir, 4096, 2, on_mismatch);
+      const Outcome want = RunSerial(plan, inputs);
+      ASSERT_FALSE(want.status.ok());
+      std::unique_ptr<Executor> executor = NewProcessesExecutor();
+      ExpectSame(want, RunWith(*executor, plan, inputs), inputs[1] + ", " + on_mismatch);
+      ExpectNoChildren();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace logpipe
