@@ -3,30 +3,19 @@
 #include <cstring>
 
 #include "io/text_escape.h"
+#include "pipeline/wire_bytes.h"
 
 namespace logpipe {
 namespace {
 
-void PutU64(uint64_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 8); }
-
-void PutBytes(std::string_view bytes, std::string* out) {
-  PutU64(bytes.size(), out);
-  out->append(bytes);
-}
-
-// Reads from the front of `in`; false when it runs out.
-bool GetU64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  std::memcpy(v, in->data(), 8);
-  in->remove_prefix(8);
-  return true;
-}
+using wire::GetU64;
+using wire::PutBytes;
+using wire::PutU64;
 
 bool GetBytes(std::string_view* in, std::string* out) {
-  uint64_t n = 0;
-  if (!GetU64(in, &n) || n > in->size()) return false;
-  out->assign(in->data(), n);
-  in->remove_prefix(n);
+  std::string_view view;
+  if (!wire::GetBytes(in, &view)) return false;
+  out->assign(view);
   return true;
 }
 

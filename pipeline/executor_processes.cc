@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "pipeline/input_stream.h"
+#include "pipeline/wire_bytes.h"
 #include "pipeline/work_item.h"
 
 namespace logpipe {
@@ -78,27 +79,10 @@ constexpr size_t kReplyHeader = 16;    // type, len
 
 // ---- bytes
 
-void PutU64(uint64_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 8); }
-
-void PutBytes(std::string_view bytes, std::string* out) {
-  PutU64(bytes.size(), out);
-  out->append(bytes);
-}
-
-bool GetU64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  std::memcpy(v, in->data(), 8);
-  in->remove_prefix(8);
-  return true;
-}
-
-bool GetBytes(std::string_view* in, std::string_view* out) {
-  uint64_t n = 0;
-  if (!GetU64(in, &n) || n > in->size()) return false;
-  *out = in->substr(0, n);
-  in->remove_prefix(n);
-  return true;
-}
+using wire::GetBytes;
+using wire::GetU64;
+using wire::PutBytes;
+using wire::PutU64;
 
 // Starts a reply frame in `out` (cleared); EndReply fills in its length.
 void BeginReply(uint64_t type, std::string* out) {
