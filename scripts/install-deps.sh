@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libre2-dev libtbb-dev libboost-program-options-dev libyaml-cpp-dev
   zlib1g-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
   python3 gzip zstd
 )
 
