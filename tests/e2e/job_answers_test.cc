@@ -2,9 +2,9 @@
 // (tests/support/reference_job.h, or by hand).
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include "tests/e2e/e2e_util.h"
+#include "tests/support/compress.h"
 #include "tests/support/reference_job.h"
 
 namespace logpipe::testing {
@@ -148,20 +148,6 @@ TEST(JobAnswers, SixMebibyteLineIsParsedOrReportedOversized) {
   EXPECT_EQ(report["totals"]["lines"], 3);
   EXPECT_EQ(report["totals"]["oversized"], 1);
   EXPECT_EQ(report["totals"]["matched"], 2);
-}
-
-std::string Gzip(const std::string& data) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 TEST(JobAnswers, MultiMemberGzipDetectedByContentEqualsPlain) {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <zlib.h>
 
 #include <string>
 #include <vector>
@@ -12,11 +11,13 @@
 #include "pipeline/config_yaml.h"
 #include "pipeline/plan.h"
 #include "stages/report_format.h"
+#include "tests/support/compress.h"
 #include "tests/support/temp_dir.h"
 
 namespace logpipe {
 namespace {
 
+using logpipe::testing::Gzip;
 using logpipe::testing::ReadFile;
 using logpipe::testing::SourcePath;
 using logpipe::testing::TempDir;
@@ -115,21 +116,6 @@ std::string MessyLog() {
     pos = nl + 1;
   }
   out += "no final newline";
-  return out;
-}
-
-std::string Gzip(const std::string& bytes) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&zs, bytes.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
-  zs.avail_in = static_cast<uInt>(bytes.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
   return out;
 }
 

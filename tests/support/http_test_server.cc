@@ -1,8 +1,8 @@
+#include "tests/support/compress.h"
 #include "tests/support/http_test_server.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,25 +20,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kPieceBytes = 64 * 1024;  // largest write per provider call
-
-std::string Gzip(const std::string& in) {
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
-    ADD_FAILURE() << "deflateInit2 failed";
-    return "";
-  }
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  // deflateBound guarantees one Z_FINISH call suffices; inputs above 4 GiB are not supported.
-  if (deflate(&zs, Z_FINISH) != Z_STREAM_END) ADD_FAILURE() << "deflate did not finish";
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
 
 std::string StrongEtag(std::string_view bytes) {
   char buf[32];
