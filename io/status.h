@@ -61,6 +61,9 @@ inline Status UsageError(std::string m) { return Status(StatusCode::kUsage, std:
 inline Status DataError(std::string m) { return Status(StatusCode::kDataError, std::move(m)); }
 inline Status NoInputError(std::string m) { return Status(StatusCode::kNoInput, std::move(m)); }
 inline Status InternalError(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+inline Status UnavailableError(std::string m) {
+  return Status(StatusCode::kUnavailable, std::move(m));
+}
 inline Status CantCreateError(std::string m) {
   return Status(StatusCode::kCantCreate, std::move(m));
 }

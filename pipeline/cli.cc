@@ -132,6 +132,11 @@ int RunCli(int argc, char** argv) {
   }
   Result<JobResult> result = RunJob(*plan);
   if (!result.ok()) return Fail(result.status());
+  // A skipped input is something wrong even in a successful run: always say so (cron mails it).
+  for (const SkippedInput& skipped : result->stats.skipped_inputs) {
+    std::fprintf(stderr, "logpipe: skipped %s: %s\n", skipped.input.c_str(),
+                 skipped.error.c_str());
+  }
   if (!options.quiet && isatty(STDERR_FILENO)) {
     const BatchCounters& c = result->stats.counters;
     std::fprintf(stderr,

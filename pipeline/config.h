@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/url_fetch.h"
+
 namespace logpipe {
 
 enum class ExecModel { kSerial, kThreads, kTbb, kProcesses, kAsync };
@@ -26,8 +28,26 @@ struct ExecSpec {
   std::string where;
 };
 
+// One entry of `inputs`: exactly one of path, url, urls_from.
 struct InputSpec {
-  std::string path;  // file, glob, directory or "-"
+  std::string path;        // file, glob, directory or "-"
+  std::string url;         // one http(s) URL
+  std::string urls_from;   // a file listing URLs, one a line (blank lines and # comments skipped)
+  UrlOptions url_options;  // url / urls_from: the fetch stage's settings, then this entry's own
+  std::string where;
+};
+
+enum class OnFetchError { kFail, kSkip };
+
+// The fetch stage: how inputs are read and downloaded. An I/O stage, so it is kept here and
+// not in Config::stages (which holds the CPU stages, parse first).
+struct FetchSpec {
+  bool declared = false;   // the config has a `type: fetch` stage
+  ExecSpec exec;           // serial | threads | async
+  bool has_exec = false;
+  UrlOptions url_options;  // defaults for every URL input
+  OnFetchError on_error = OnFetchError::kFail;
+  uint64_t buffer_bytes = uint64_t{4} << 20;  // per input in flight
   std::string where;
 };
 
@@ -75,6 +95,7 @@ struct Config {
   std::string name;
   std::vector<InputSpec> inputs;
   ReadSpec read;
+  FetchSpec fetch;
   std::vector<StageSpec> stages;
   std::vector<OutputSpec> outputs;
 };

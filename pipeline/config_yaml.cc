@@ -64,12 +64,13 @@ class Converter {
     if (config.name.empty()) config.name = "logpipe";
 
     if (!root["inputs"]) return Error(root, "missing 'inputs': list the files to read");
-    LOGPIPE_RETURN_IF_ERROR(ConvertInputs(root["inputs"], &config));
-    if (root["read"]) LOGPIPE_RETURN_IF_ERROR(ConvertRead(root["read"], &config.read));
     if (!root["stages"]) {
       return Error(root, "missing 'stages': a job needs at least a parse stage");
     }
+    // Stages first: URL inputs start from the fetch stage's settings.
     LOGPIPE_RETURN_IF_ERROR(ConvertStages(root["stages"], &config));
+    LOGPIPE_RETURN_IF_ERROR(ConvertInputs(root["inputs"], &config));
+    if (root["read"]) LOGPIPE_RETURN_IF_ERROR(ConvertRead(root["read"], &config.read));
     if (root["outputs"]) LOGPIPE_RETURN_IF_ERROR(ConvertOutputs(root["outputs"], &config));
     return config;
   }
@@ -185,17 +186,152 @@ class Converter {
     for (const auto& item : node) {
       InputSpec input;
       input.where = Place(item);
+      input.url_options = config->fetch.url_options;
       if (item.IsScalar()) {
         input.path = item.Scalar();
+        if (IsUrl(input.path)) std::swap(input.path, input.url);
       } else {
-        LOGPIPE_RETURN_IF_ERROR(ExpectMap(item, "an input", {"path"}));
-        if (!item["path"]) return Error(item, "an input needs 'path' (a file, glob, directory or -)");
-        LOGPIPE_RETURN_IF_ERROR(GetString(item["path"], "path", &input.path));
+        std::vector<std::string> allowed = {"path", "url", "urls_from"};
+        allowed.insert(allowed.end(), std::begin(kUrlKeys), std::end(kUrlKeys));
+        LOGPIPE_RETURN_IF_ERROR(ExpectMap(item, "an input", allowed));
+        const int kinds = (item["path"] ? 1 : 0) + (item["url"] ? 1 : 0) + (item["urls_from"] ? 1 : 0);
+        if (kinds != 1) {
+          return Error(item, "an input needs exactly one of 'path' (a file, glob, directory or "
+                             "-), 'url' (http or https) or 'urls_from' (a file of URLs)");
+        }
+        if (item["path"]) {
+          LOGPIPE_RETURN_IF_ERROR(GetString(item["path"], "path", &input.path));
+          if (IsUrl(input.path)) std::swap(input.path, input.url);  // path: https://... reads it
+        }
+        if (item["url"]) {
+          LOGPIPE_RETURN_IF_ERROR(GetString(item["url"], "url", &input.url));
+          if (!IsUrl(input.url)) {
+            return Error(item["url"], "expected 'url' to start with http:// or https://, got '" +
+                                          input.url + "'");
+          }
+        }
+        if (item["urls_from"]) {
+          LOGPIPE_RETURN_IF_ERROR(GetString(item["urls_from"], "urls_from", &input.urls_from));
+        }
+        if (!item["url"] && !item["urls_from"] && input.url.empty()) {
+          for (const char* key : kUrlKeys) {
+            if (item[key]) {
+              return Error(item[key], std::string("'") + key + "' applies to url and urls_from "
+                                      "inputs, not to a path");
+            }
+          }
+        }
+        LOGPIPE_RETURN_IF_ERROR(ConvertUrlKeys(item, &input.url_options));
       }
-      if (input.path.empty()) return Error(item, "an input's path is empty");
+      if (input.path.empty() && input.url.empty() && input.urls_from.empty()) {
+        return Error(item, "an input's path is empty");
+      }
       config->inputs.push_back(std::move(input));
     }
     return Status::Ok();
+  }
+
+  // The keys shared by the fetch stage (defaults) and url / urls_from inputs (overrides).
+  static constexpr const char* kUrlKeys[] = {
+      "connect_timeout", "timeout",       "low_speed_limit", "low_speed_time", "retries",
+      "retry_delay",     "max_retry_delay", "max_redirects", "headers",        "ca_file",
+      "tls_verify"};
+
+  // Sets the options whose keys `node` has; leaves the others as they are.
+  Status ConvertUrlKeys(const YAML::Node& node, UrlOptions* o) const {
+    if (node["connect_timeout"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetDuration(node["connect_timeout"], "connect_timeout", &o->connect_timeout_ms));
+    }
+    if (node["timeout"]) LOGPIPE_RETURN_IF_ERROR(GetDuration(node["timeout"], "timeout", &o->timeout_ms));
+    if (node["low_speed_limit"]) {
+      uint64_t bytes = 0;
+      LOGPIPE_RETURN_IF_ERROR(GetSize(node["low_speed_limit"], "low_speed_limit", &bytes));
+      o->low_speed_bytes = static_cast<int64_t>(bytes);
+    }
+    if (node["low_speed_time"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetDuration(node["low_speed_time"], "low_speed_time", &o->low_speed_time_ms));
+    }
+    if (node["retries"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetInt(node["retries"], "retries", &o->retries));
+      if (o->retries < 0) return Error(node["retries"], "expected 'retries' to be 0 or more");
+    }
+    if (node["retry_delay"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetDuration(node["retry_delay"], "retry_delay", &o->retry_delay_ms));
+    }
+    if (node["max_retry_delay"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetDuration(node["max_retry_delay"], "max_retry_delay", &o->max_retry_delay_ms));
+    }
+    if (node["max_redirects"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetInt(node["max_redirects"], "max_redirects", &o->max_redirects));
+      if (o->max_redirects < 0) return Error(node["max_redirects"], "expected 'max_redirects' to be 0 or more");
+    }
+    if (node["headers"]) {
+      std::vector<std::pair<std::string, std::string>> pairs;
+      std::map<std::string, std::string> places;
+      LOGPIPE_RETURN_IF_ERROR(GetPairs(node["headers"], "headers", &pairs, &places));
+      for (const auto& [name, value] : pairs) {
+        if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos ||
+            value.find_first_of("\r\n") != std::string::npos) {
+          return Error(node["headers"], "header '" + name + "' is not a valid HTTP header name "
+                                        "and value");
+        }
+        o->headers.push_back(name + ": " + value);
+      }
+    }
+    if (node["ca_file"]) LOGPIPE_RETURN_IF_ERROR(GetString(node["ca_file"], "ca_file", &o->ca_file));
+    if (node["tls_verify"]) LOGPIPE_RETURN_IF_ERROR(GetBool(node["tls_verify"], "tls_verify", &o->tls_verify));
+    return Status::Ok();
+  }
+
+  Status ConvertFetch(const YAML::Node& item, FetchSpec* fetch) const {
+    std::vector<std::string> allowed = {"type", "exec", "on_fetch_error", "buffer_bytes"};
+    allowed.insert(allowed.end(), std::begin(kUrlKeys), std::end(kUrlKeys));
+    LOGPIPE_RETURN_IF_ERROR(ExpectMap(item, "a fetch stage", allowed));
+    fetch->declared = true;
+    fetch->where = Place(item);
+    LOGPIPE_RETURN_IF_ERROR(ConvertUrlKeys(item, &fetch->url_options));
+    if (item["on_fetch_error"]) {
+      std::string mode;
+      LOGPIPE_RETURN_IF_ERROR(GetString(item["on_fetch_error"], "on_fetch_error", &mode));
+      if (mode == "fail") {
+        fetch->on_error = OnFetchError::kFail;
+      } else if (mode == "skip") {
+        fetch->on_error = OnFetchError::kSkip;
+      } else {
+        return Error(item["on_fetch_error"], "expected 'on_fetch_error' to be fail or skip");
+      }
+    }
+    if (item["buffer_bytes"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetSize(item["buffer_bytes"], "buffer_bytes", &fetch->buffer_bytes));
+    }
+    if (item["exec"]) {
+      fetch->has_exec = true;
+      LOGPIPE_RETURN_IF_ERROR(ConvertExec(item["exec"], &fetch->exec));
+      const ExecModel m = fetch->exec.model;
+      if (m != ExecModel::kSerial && m != ExecModel::kThreads && m != ExecModel::kAsync) {
+        return Error(item["exec"], std::string("the fetch stage runs serial, threads or async, "
+                                               "not ") + ExecModelName(m));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // "500ms", "10s", "2m", "1h", or a number of seconds; 0 turns a timeout off.
+  Status GetDuration(const YAML::Node& node, const std::string& key, int64_t* ms) const {
+    const std::string text = node.IsScalar() ? node.Scalar() : "";
+    int64_t value = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    const std::string unit(p, text.data() + text.size());
+    static const std::pair<const char*, int64_t> kUnits[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+    for (const auto& [name, mult] : kUnits) {
+      if (ec == std::errc() && value >= 0 && unit == name && value <= INT64_MAX / mult) {
+        *ms = value * mult;
+        return Status::Ok();
+      }
+    }
+    return Error(node, "expected '" + key + "' to be a duration such as 500ms, 30s, 2m or 1h, "
+                       "got '" + text + "'");
   }
 
   Status ConvertRead(const YAML::Node& node, ReadSpec* read) const {
@@ -256,9 +392,17 @@ class Converter {
       StageSpec stage;
       stage.where = Place(item);
       if (!item.IsMap() || !item["type"]) {
-        return Error(item, "a stage needs 'type': parse, filter or aggregate");
+        return Error(item, "a stage needs 'type': fetch, parse, filter or aggregate");
       }
       LOGPIPE_RETURN_IF_ERROR(GetString(item["type"], "type", &stage.type));
+      if (stage.type == "fetch") {
+        if (config->fetch.declared || !config->stages.empty()) {
+          return Error(item, "the fetch stage comes first, once: it reads the inputs that the "
+                             "other stages work on");
+        }
+        LOGPIPE_RETURN_IF_ERROR(ConvertFetch(item, &config->fetch));
+        continue;
+      }
       if (stage.type == "parse") {
         LOGPIPE_RETURN_IF_ERROR(ExpectMap(item, "a parse stage",
                                           {"type", "pattern", "regex", "fields", "encoding",
@@ -317,7 +461,7 @@ class Converter {
         LOGPIPE_RETURN_IF_ERROR(GetPairs(item["metrics"], "metrics", &stage.metrics, &stage.places));
       } else {
         return Error(item["type"], "unknown stage type '" + stage.type +
-                                       "'; expected parse, filter or aggregate");
+                                       "'; expected fetch, parse, filter or aggregate");
       }
       if (item["exec"]) {
         stage.has_exec = true;

@@ -18,6 +18,7 @@
 #include "pipeline/plan.h"
 #include "stages/record_batch.h"
 #include "stages/stage.h"
+#include "stages/table.h"
 
 namespace logpipe {
 
@@ -33,6 +34,7 @@ struct RunStats {
   BatchCounters counters;         // summed over all batches
   uint64_t oversized_lines = 0;   // lines over max_line_bytes, never parsed
   uint64_t chunks = 0;
+  std::vector<SkippedInput> skipped_inputs;  // on_fetch_error: skip
 };
 
 struct RunResult {

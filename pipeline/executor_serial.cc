@@ -21,7 +21,7 @@ class SerialExecutor : public Executor {
     for (const auto& segment : plan.segments) states.push_back(NewWorkerState(plan, segment));
     result->stats.counters.Clear(plan.schema.size());
 
-    InputStream stream(inputs, plan.chunker);
+    InputStream stream(inputs, plan, &result->stats.skipped_inputs);
     WorkItem item;
     while (true) {
       Result<bool> more = stream.Next(&item.chunk);

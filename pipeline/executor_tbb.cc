@@ -40,7 +40,7 @@ class TbbExecutor : public Executor {
           [&plan, &segment] { return NewWorkerState(plan, segment); }));
     }
 
-    InputStream stream(inputs, plan.chunker);
+    InputStream stream(inputs, plan, &result->stats.skipped_inputs);
     Status read_status;
     Status consume_status;
     std::atomic<bool> stop{false};

@@ -50,7 +50,7 @@ class ThreadsExecutor : public Executor {
     Status read_status;
     std::vector<std::thread> threads;
     threads.emplace_back([&] {
-      InputStream stream(inputs, plan.chunker);
+      InputStream stream(inputs, plan, &result->stats.skipped_inputs);
       WorkItem* item = nullptr;
       while (free_items.Pop(&item)) {
         Result<bool> more = stream.Next(&item->chunk);

@@ -2,23 +2,57 @@
 
 #include <utility>
 
+#include "io/byte_source.h"
+#include "io/url_fetch.h"
+
 namespace logpipe {
 
-InputStream::InputStream(std::vector<std::string> inputs, ChunkerOptions options)
-    : inputs_(std::move(inputs)), options_(options) {}
+InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
+                         std::vector<SkippedInput>* skipped)
+    : inputs_(std::move(inputs)), plan_(plan), skipped_(skipped) {
+  if (plan_.fetch.model == FetchModel::kSerial) return;
+  std::vector<FetchInput> fetch_inputs;
+  for (const auto& name : inputs_) {
+    fetch_inputs.push_back({name, IsUrl(name) ? plan_.UrlOptionsFor(name) : UrlOptions()});
+  }
+  prefetcher_ = std::make_unique<Prefetcher>(std::move(fetch_inputs), plan_.fetch.model,
+                                             plan_.fetch.workers, plan_.fetch.buffer_bytes);
+}
+
+Result<std::unique_ptr<ByteSource>> InputStream::Open(size_t index) {
+  if (prefetcher_) return prefetcher_->Open(index);
+  const std::string& name = inputs_[index];
+  if (!IsUrl(name)) return OpenInput(name);
+  return DecodeByMagic(OpenUrl(name, plan_.UrlOptionsFor(name), plan_.fetch.buffer_bytes));
+}
+
+bool InputStream::Skip(const Status& status) {
+  const std::string& name = inputs_[next_input_ - 1];
+  if (plan_.fetch.on_error != OnFetchError::kSkip || !IsUrl(name)) return false;
+  if (skipped_ != nullptr) skipped_->push_back({name, status.message()});
+  current_.reset();
+  return true;
+}
 
 Result<bool> InputStream::Next(Chunk* chunk) {
   while (true) {
     if (current_ == nullptr) {
       if (next_input_ == inputs_.size()) return false;
-      Result<std::unique_ptr<ByteSource>> source = OpenInput(inputs_[next_input_]);
-      if (!source.ok()) return source.status();
-      current_ = std::make_unique<Chunker>(std::move(source.value()),
-                                           static_cast<uint32_t>(next_input_), options_);
+      Result<std::unique_ptr<ByteSource>> source = Open(next_input_);
       ++next_input_;
+      if (!source.ok()) {
+        if (Skip(source.status())) continue;
+        return source.status();
+      }
+      current_ = std::make_unique<Chunker>(std::move(source.value()),
+                                           static_cast<uint32_t>(next_input_ - 1),
+                                           plan_.chunker);
     }
     Result<bool> more = current_->Next(chunk);
-    if (!more.ok()) return more.status();
+    if (!more.ok()) {
+      if (Skip(more.status())) continue;
+      return more.status();
+    }
     if (*more) {
       chunk->seq = next_seq_++;
       return true;

@@ -1,24 +1,34 @@
 #pragma once
 // InputStream: every input of a run, one after another, as one sequence of Chunks numbered
-// by `seq`. Opens each input only when the previous one is exhausted, so at most one file
-// descriptor (and one decompressor) is open at a time.
+// by `seq`. This is where the fetch stage runs: with fetch model `serial` each input is opened
+// only when the previous one is exhausted (a URL is downloaded by this thread as it reads);
+// with `threads` or `async` a Prefetcher (io/prefetcher.h) reads and downloads inputs ahead,
+// and this stream still takes them strictly in input order, so results never depend on the
+// order transfers finish in.
 //
 // Thread-safety: none; one reader (the executor's reading thread) calls Next().
-// Cost: one Chunker's buffers; the caller's Chunk is refilled in place.
-// Errors: the first open or read failure, naming the input (kNoInput, kIoError, kDataError).
+// Cost: one Chunker's buffers, plus the prefetcher's bounded buffers.
+// Errors: the first open or read failure, naming the input (kNoInput, kIoError, kDataError,
+//   kUnavailable for a failed download). With on_fetch_error: skip, a URL input that fails is
+//   left out instead and listed in `skipped` (lines it delivered before failing still count).
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "io/chunker.h"
+#include "io/prefetcher.h"
 #include "io/status.h"
+#include "pipeline/plan.h"
+#include "stages/table.h"
 
 namespace logpipe {
 
 class InputStream {
  public:
-  InputStream(std::vector<std::string> inputs, ChunkerOptions options);
+  // `plan` must outlive the stream. `skipped` (optional) receives skipped inputs.
+  InputStream(std::vector<std::string> inputs, const Plan& plan,
+              std::vector<SkippedInput>* skipped = nullptr);
 
   // Fills `chunk` with the next chunk of the run; false after the last input is exhausted.
   Result<bool> Next(Chunk* chunk);
@@ -26,8 +36,14 @@ class InputStream {
   const std::vector<std::string>& inputs() const { return inputs_; }
 
  private:
+  Result<std::unique_ptr<ByteSource>> Open(size_t index);
+  // Whether the failure of the current input is skipped (and recorded) rather than fatal.
+  bool Skip(const Status& status);
+
   std::vector<std::string> inputs_;
-  ChunkerOptions options_;
+  const Plan& plan_;
+  std::vector<SkippedInput>* skipped_;
+  std::unique_ptr<Prefetcher> prefetcher_;
   size_t next_input_ = 0;
   std::unique_ptr<Chunker> current_;
   uint64_t next_seq_ = 0;

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "io/byte_source.h"
-#include "io/input_paths.h"
+#include "io/url_fetch.h"
 #include "pipeline/output_target.h"
 #include "stages/report_format.h"
 
@@ -56,12 +56,6 @@ class JobConsumer : public OrderedConsumer {
   std::optional<OutputTarget> rejects_;
 };
 
-Result<std::vector<std::string>> ExpandInputs(const Plan& plan) {
-  std::vector<std::string> entries;
-  for (const auto& input : plan.config.inputs) entries.push_back(input.path);
-  return ExpandInputPaths(entries);
-}
-
 }  // namespace
 
 std::vector<std::pair<std::string, uint64_t>> ReportTotals(const Plan& plan,
@@ -76,6 +70,9 @@ std::vector<std::pair<std::string, uint64_t>> ReportTotals(const Plan& plan,
       {"unparsed", c.mismatched},
       {"oversized", stats.oversized_lines},
   };
+  if (plan.fetch.on_error == OnFetchError::kSkip) {
+    totals.push_back({"skipped_inputs", stats.skipped_inputs.size()});
+  }
   if (plan.config.stages[0].encoding == "utf8") totals.push_back({"invalid_utf8", c.invalid_utf8});
   if (plan.transforms.size() > 1) {
     totals.push_back({"filtered_out", c.filtered_out});
@@ -92,7 +89,7 @@ std::vector<std::pair<std::string, uint64_t>> ReportTotals(const Plan& plan,
 Result<JobResult> RunJob(const Plan& plan) {
   const auto start = std::chrono::steady_clock::now();
   JobResult result;
-  Result<std::vector<std::string>> inputs = ExpandInputs(plan);
+  Result<std::vector<std::string>> inputs = plan.ExpandInputs();
   if (!inputs.ok()) return inputs.status();
   result.inputs = std::move(inputs.value());
 
@@ -114,6 +111,7 @@ Result<JobResult> RunJob(const Plan& plan) {
 
   result.report.job_name = plan.config.name;
   result.report.totals = ReportTotals(plan, result.inputs, run.stats);
+  result.report.skipped_inputs = run.stats.skipped_inputs;
   for (size_t a = 0; a < plan.aggregates.size(); ++a) {
     result.report.tables.push_back(
         {plan.aggregate_names[a], plan.aggregates[a]->Finish(std::move(*run.partials[a]))});
@@ -141,7 +139,7 @@ Result<JobResult> RunJob(const Plan& plan) {
 }
 
 Result<std::string> DryRun(const Plan& plan) {
-  Result<std::vector<std::string>> inputs = ExpandInputs(plan);
+  Result<std::vector<std::string>> inputs = plan.ExpandInputs();
   if (!inputs.ok()) return inputs.status();
   std::string out = "config " + plan.config.file + " is valid; " +
                     std::to_string(inputs->size()) + " input" +
@@ -149,6 +147,10 @@ Result<std::string> DryRun(const Plan& plan) {
   for (const auto& path : *inputs) {
     if (path == "-") {  // reading stdin would consume it
       out += "  - (standard input, not opened by --dry-run)\n";
+      continue;
+    }
+    if (IsUrl(path)) {  // a download is the run's work, not a check's
+      out += "  " + path + " (URL, not fetched by --dry-run)\n";
       continue;
     }
     Result<std::unique_ptr<ByteSource>> raw = OpenInput(path);

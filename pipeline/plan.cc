@@ -1,9 +1,12 @@
 #include "pipeline/plan.h"
 
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <set>
 #include <thread>
 
+#include "io/input_paths.h"
 #include "stages/aggregate_stage.h"
 #include "stages/filter_stage.h"
 #include "stages/pattern_library.h"
@@ -90,7 +93,106 @@ Status CheckExec(ExecSpec* exec) {
   return InternalError("unknown exec model");
 }
 
+// Reads a urls_from file: one URL a line; blank lines and lines starting with # are skipped.
+Status ReadUrlList(const InputSpec& input, std::vector<std::string>* urls) {
+  std::ifstream in(input.urls_from);
+  if (!in) {
+    return NoInputError(input.urls_from + ": cannot read this URL list (urls_from at " +
+                        input.where + "); check the path");
+  }
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    size_t start = 0;
+    while (start < line.size() && std::isspace(static_cast<unsigned char>(line[start]))) ++start;
+    line.erase(0, start);
+    if (line.empty() || line[0] == '#') continue;
+    if (!IsUrl(line)) {
+      return ConfigError(input.urls_from + ":" + std::to_string(number) + ": '" + line +
+                         "' is not an http:// or https:// URL (urls_from at " + input.where + ")");
+    }
+    urls->push_back(line);
+  }
+  if (urls->empty()) {
+    return NoInputError(input.urls_from + ": lists no URL (urls_from at " + input.where + ")");
+  }
+  return Status::Ok();
+}
+
+Status PlanInputs(const Config& config, Plan* plan) {
+  bool any_url = false;
+  for (const auto& input : config.inputs) {
+    PlanInput planned;
+    planned.path = input.path;
+    planned.url_options = input.url_options;
+    if (!input.url.empty()) planned.urls.push_back(input.url);
+    if (!input.urls_from.empty()) LOGPIPE_RETURN_IF_ERROR(ReadUrlList(input, &planned.urls));
+    any_url |= !planned.urls.empty();
+    plan->inputs.push_back(std::move(planned));
+  }
+  const FetchSpec& spec = config.fetch;
+  plan->fetch.buffer_bytes = spec.buffer_bytes;
+  plan->fetch.on_error = spec.on_error;
+  if (!spec.has_exec) {
+    plan->fetch.model = any_url ? FetchModel::kAsync : FetchModel::kSerial;
+    plan->fetch.workers = any_url ? 8 : 1;
+    return Status::Ok();
+  }
+  const ExecSpec& exec = spec.exec;
+  switch (exec.model) {
+    case ExecModel::kSerial:
+      plan->fetch.model = FetchModel::kSerial;
+      if (exec.workers > 1) {
+        return ConfigError(exec.where + ": model serial fetches one input at a time; use "
+                           "threads or async for more");
+      }
+      plan->fetch.workers = 1;
+      break;
+    case ExecModel::kThreads:
+      plan->fetch.model = FetchModel::kThreads;
+      plan->fetch.workers = exec.workers > 0 ? exec.workers : 8;
+      break;
+    case ExecModel::kAsync:
+      plan->fetch.model = FetchModel::kAsync;
+      plan->fetch.workers = exec.workers > 0 ? exec.workers : 16;
+      break;
+    default:
+      return ConfigError(exec.where + ": the fetch stage runs serial, threads or async");
+  }
+  if (exec.workers < 0 || plan->fetch.workers > 1024) {
+    return ConfigError(exec.where + ": fetch workers must be between 1 and 1024");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> Plan::ExpandInputs() const {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& input : inputs) {
+    std::vector<std::string> names = input.urls;
+    if (!input.path.empty()) {
+      Result<std::vector<std::string>> paths = ExpandInputPaths({input.path});
+      if (!paths.ok()) return paths.status();
+      names = std::move(paths.value());
+    }
+    for (auto& name : names) {
+      if (seen.insert(name).second) out.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
+const UrlOptions& Plan::UrlOptionsFor(const std::string& url) const {
+  for (const auto& input : inputs) {
+    if (std::find(input.urls.begin(), input.urls.end(), url) != input.urls.end()) {
+      return input.url_options;
+    }
+  }
+  static const UrlOptions kDefaults;
+  return kDefaults;
+}
 
 int DefaultWorkers() {
   unsigned n = std::thread::hardware_concurrency();
@@ -364,6 +466,7 @@ Result<Plan> BuildPlan(Config config) {
     plan.live_tokens = static_cast<size_t>(tokens > 0 ? tokens : 2 * max_workers);
   }
 
+  LOGPIPE_RETURN_IF_ERROR(PlanInputs(config, &plan));
   plan.config = std::move(config);
   return plan;
 }
@@ -372,7 +475,21 @@ std::string Plan::Explain() const {
   std::string out;
   out += "job " + config.name + " (" + config.file + ")\n";
   out += "inputs:\n";
-  for (const auto& input : config.inputs) out += "  " + input.path + "\n";
+  for (const auto& input : inputs) {
+    if (!input.path.empty()) out += "  " + input.path + "\n";
+    for (size_t i = 0; i < input.urls.size() && i < 5; ++i) out += "  " + input.urls[i] + "\n";
+    if (input.urls.size() > 5) {
+      out += "  ... and " + std::to_string(input.urls.size() - 5) + " more URLs\n";
+    }
+  }
+  out += "fetch: " + std::string(FetchModelName(fetch.model)) +
+         (fetch.model == FetchModel::kSerial
+              ? ", one input at a time in the reading thread"
+              : ", " + std::to_string(fetch.workers) +
+                    (fetch.model == FetchModel::kAsync ? " transfers in flight on one event-loop thread"
+                                                       : " I/O threads") +
+                    ", up to " + HumanBytes(fetch.buffer_bytes) + " buffered per input") +
+         (fetch.on_error == OnFetchError::kSkip ? "; failed downloads are skipped" : "") + "\n";
   out += "read: chunks of " + HumanBytes(chunker.chunk_bytes) + ", lines up to " +
          HumanBytes(chunker.max_line_bytes) + " (longer lines are counted as oversized)\n";
   out += "segments:\n";

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "io/chunker.h"
+#include "io/prefetcher.h"
 #include "io/status.h"
 #include "pipeline/config.h"
 #include "stages/parse_stage.h"
@@ -31,6 +32,23 @@ struct Segment {
   size_t first_stage = 0;  // stages [first_stage, end_stage) of the config, in order
   size_t end_stage = 0;
   std::vector<std::string> stage_names;  // "parse", "filter", "aggregate"
+};
+
+// The fetch stage as it runs. Without a fetch stage (or its exec): `async` with 8 transfers
+// when any input is a URL, else `serial` (the reading thread reads each file in turn).
+struct FetchPlan {
+  FetchModel model = FetchModel::kSerial;
+  int workers = 1;
+  size_t buffer_bytes = size_t{4} << 20;  // per input in flight
+  OnFetchError on_error = OnFetchError::kFail;
+};
+
+// One `inputs` entry made concrete: a path (expanded when the run starts: globs, directories)
+// or URLs (one for `url`, the listed ones for `urls_from`, read by BuildPlan).
+struct PlanInput {
+  std::string path;
+  std::vector<std::string> urls;
+  UrlOptions url_options;
 };
 
 struct RecordOutputPlan {
@@ -55,6 +73,8 @@ class Plan {
   std::vector<OutputSpec> report_outputs;         // never empty: default is a table on stdout
   std::vector<size_t> report_csv_tables;          // per report output: the table a csv writes
   ChunkerOptions chunker;
+  std::vector<PlanInput> inputs;
+  FetchPlan fetch;
   std::vector<Segment> segments;
   size_t live_tokens = 1;  // WorkItems (chunks) in flight at most; bounds memory
 
@@ -62,6 +82,12 @@ class Plan {
   // aggregates[i - transforms.size()].
   bool is_aggregate_stage(size_t i) const { return i >= transforms.size(); }
   size_t aggregate_index(size_t stage) const { return stage - transforms.size(); }
+
+  // The run's inputs in order: paths expanded (io/input_paths.h), URLs as listed, each input
+  // once (first place wins). Errors: kNoInput naming the entry.
+  Result<std::vector<std::string>> ExpandInputs() const;
+  // The download settings of `url`: those of the first entry that lists it.
+  const UrlOptions& UrlOptionsFor(const std::string& url) const;
 
   // Human-readable physical plan: inputs, read settings, segments, captures and engine,
   // filters, aggregate, outputs, and the memory bound.

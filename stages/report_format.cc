@@ -253,6 +253,17 @@ void FormatReportJson(const Report& report, std::string* out) {
     }
     out->append("\n  }");
   }
+  if (!report.skipped_inputs.empty()) {
+    out->append(",\n  \"skipped_inputs\": [");
+    for (size_t i = 0; i < report.skipped_inputs.size(); ++i) {
+      out->append(i ? ",\n    {\"input\": " : "\n    {\"input\": ");
+      AppendJsonString(report.skipped_inputs[i].input, out);
+      out->append(", \"error\": ");
+      AppendJsonString(report.skipped_inputs[i].error, out);
+      out->push_back('}');
+    }
+    out->append("\n  ]");
+  }
   out->append("\n}\n");
 }
 
@@ -325,6 +336,17 @@ void FormatReportText(const Report& report, std::string* out) {
     }
     AppendTableText(named.table, out);
     wrote = true;
+  }
+  if (!report.skipped_inputs.empty()) {
+    if (wrote) out->push_back('\n');
+    out->append("skipped inputs:\n");
+    for (const SkippedInput& skipped : report.skipped_inputs) {
+      out->append("  ");
+      AppendDisplayText(skipped.input, out);
+      out->append(": ");
+      AppendDisplayText(skipped.error, out);
+      out->push_back('\n');
+    }
   }
 }
 

@@ -41,12 +41,19 @@ struct NamedTable {
   Table table;
 };
 
-// A whole job's result: run totals (lines, matched, ...) and one table per aggregate stage,
-// in config order.
+// An input left out of a run (on_fetch_error: skip) and why.
+struct SkippedInput {
+  std::string input;
+  std::string error;
+};
+
+// A whole job's result: run totals (lines, matched, ...), one table per aggregate stage, in
+// config order, and the inputs that were skipped (reports list them only when there are any).
 struct Report {
   std::string job_name;
   std::vector<std::pair<std::string, uint64_t>> totals;  // in display order
   std::vector<NamedTable> tables;
+  std::vector<SkippedInput> skipped_inputs;
 };
 
 }  // namespace logpipe

@@ -1,0 +1,159 @@
+#include "io/prefetcher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
+namespace logpipe {
+
+const char* FetchModelName(FetchModel model) {
+  switch (model) {
+    case FetchModel::kSerial:
+      return "serial";
+    case FetchModel::kThreads:
+      return "threads";
+    case FetchModel::kAsync:
+      return "async";
+  }
+  return "?";
+}
+
+Prefetcher::Prefetcher(std::vector<FetchInput> inputs, FetchModel model, int workers,
+                       size_t buffer_bytes)
+    : inputs_(std::move(inputs)),
+      model_(model),
+      workers_(static_cast<size_t>(std::max(workers, 1))),
+      buffer_bytes_(buffer_bytes),
+      buffers_(inputs_.size()) {
+  size_t prefetched = 0;
+  for (size_t i = 0; i < inputs_.size(); ++i) prefetched += Prefetched(i) ? 1 : 0;
+  if (prefetched == 0) return;
+  if (model_ == FetchModel::kAsync) {
+    threads_.emplace_back([this] { RunLoop(); });
+  } else {
+    for (size_t t = 0; t < std::min(workers_, prefetched); ++t) {
+      threads_.emplace_back([this] { RunThread(); });
+    }
+  }
+}
+
+Prefetcher::~Prefetcher() {
+  std::shared_ptr<FetchWaker> waker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    for (auto& buffer : buffers_) {
+      if (buffer) buffer->Cancel();
+    }
+    waker = loop_waker_;
+    cv_.notify_all();
+  }
+  if (waker) waker->Wakeup();
+  for (auto& thread : threads_) thread.join();
+}
+
+bool Prefetcher::Prefetched(size_t index) const {
+  const std::string& name = inputs_[index].name;
+  if (IsUrl(name)) return true;
+  return model_ == FetchModel::kThreads && name != "-";
+}
+
+std::shared_ptr<StreamBuffer> Prefetcher::BufferFor(size_t index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!buffers_[index]) buffers_[index] = std::make_shared<StreamBuffer>(buffer_bytes_);
+  return buffers_[index];
+}
+
+size_t Prefetcher::Claim(bool wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    while (next_claim_ < inputs_.size() && !Prefetched(next_claim_)) ++next_claim_;
+    if (stop_ || next_claim_ >= inputs_.size()) return SIZE_MAX;
+    if (next_claim_ < reading_ + workers_) return next_claim_++;
+    if (!wait) return SIZE_MAX;
+    cv_.wait(lock);
+  }
+}
+
+Result<std::unique_ptr<ByteSource>> Prefetcher::Open(size_t index) {
+  std::shared_ptr<FetchWaker> waker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = index;
+    for (size_t j = 0; j < index; ++j) buffers_[j].reset();  // their sources own them now
+    waker = loop_waker_;
+    cv_.notify_all();
+  }
+  if (waker) waker->Wakeup();  // the window moved: the loop may start another transfer
+  const FetchInput& input = inputs_[index];
+  if (!Prefetched(index)) return OpenInput(input.name);
+  std::unique_ptr<ByteSource> source = NewStreamBufferSource(input.name, BufferFor(index));
+  if (IsUrl(input.name)) return DecodeByMagic(std::move(source));
+  return source;  // a local file: decoded by the I/O thread
+}
+
+bool Prefetcher::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
+void Prefetcher::RunThread() {
+  for (size_t i = Claim(/*wait=*/true); i != SIZE_MAX; i = Claim(/*wait=*/true)) {
+    std::shared_ptr<StreamBuffer> buffer = BufferFor(i);
+    if (IsUrl(inputs_[i].name)) {
+      FetchLoop loop;  // one blocking transfer: this thread waits for it
+      loop.Add(inputs_[i].name, inputs_[i].url, std::move(buffer));
+      while (loop.active() > 0 && !Stopping()) loop.Pump(/*max_wait_ms=*/500);
+    } else {
+      ReadFile(inputs_[i].name, *buffer);
+    }
+  }
+}
+
+void Prefetcher::RunLoop() {
+  FetchLoop loop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loop_waker_ = loop.waker();
+  }
+  while (true) {
+    for (size_t i = Claim(/*wait=*/false); i != SIZE_MAX; i = Claim(/*wait=*/false)) {
+      loop.Add(inputs_[i].name, inputs_[i].url, BufferFor(i));
+    }
+    if (loop.active() > 0 && !Stopping()) {
+      loop.Pump(/*max_wait_ms=*/500);
+      continue;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stop_ || next_claim_ >= inputs_.size()) break;
+    // Nothing running: wait for the reader to move the window.
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  loop_waker_.reset();
+}
+
+void Prefetcher::ReadFile(const std::string& path, StreamBuffer& buffer) {
+  Result<std::unique_ptr<ByteSource>> source = OpenInput(path);
+  if (!source.ok()) {
+    buffer.Close(source.status());
+    return;
+  }
+  constexpr size_t kPiece = size_t{1} << 20;
+  std::unique_ptr<char[]> piece(new char[kPiece]);
+  while (true) {
+    Result<size_t> n = source.value()->Read(piece.get(), kPiece);
+    if (!n.ok()) {
+      buffer.Close(n.status());
+      return;
+    }
+    if (*n == 0) {
+      buffer.Close(Status::Ok());
+      return;
+    }
+    if (!buffer.Write(piece.get(), *n)) return;  // the reader is gone
+  }
+}
+
+}  // namespace logpipe
