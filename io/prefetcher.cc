@@ -70,7 +70,7 @@ size_t Prefetcher::Claim(bool wait) {
   while (true) {
     while (next_claim_ < inputs_.size() && !Prefetched(next_claim_)) ++next_claim_;
     if (stop_ || next_claim_ >= inputs_.size()) return SIZE_MAX;
-    if (next_claim_ < reading_ + workers_) return next_claim_++;
+    if (next_claim_ < reading_ + 2 * workers_) return next_claim_++;
     if (!wait) return SIZE_MAX;
     cv_.wait(lock);
   }
@@ -118,7 +118,9 @@ void Prefetcher::RunLoop() {
     loop_waker_ = loop.waker();
   }
   while (true) {
-    for (size_t i = Claim(/*wait=*/false); i != SIZE_MAX; i = Claim(/*wait=*/false)) {
+    while (loop.active() < workers_) {
+      const size_t i = Claim(/*wait=*/false);
+      if (i == SIZE_MAX) break;
       loop.Add(inputs_[i].name, inputs_[i].url, BufferFor(i));
     }
     if (loop.active() > 0 && !Stopping()) {

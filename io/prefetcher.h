@@ -9,8 +9,10 @@
 //   read(2) (decompressing it there, so several .gz inputs decompress in parallel).
 // - `async`: one event-loop thread drives up to `workers` URL transfers at once (libcurl
 //   multi). Local files and stdin are left to the reader, which opens them in turn.
-// The window: an input is started only when it is fewer than `workers` inputs ahead of the
-// one being read, so at most `workers` x `buffer_bytes` are held, whatever the input sizes.
+// The window: at most `workers` inputs are transferring at once, and an input is started only
+// when it is fewer than 2 x `workers` inputs ahead of the one being read (so finished inputs
+// waiting for the reader do not stop new transfers). At most 2 x `workers` x `buffer_bytes`
+// are held, whatever the input sizes.
 //
 // Thread-safety: Open() from the one reading thread, in order 0, 1, 2, ...
 // Lifetime: the destructor cancels what is still running and joins its threads.

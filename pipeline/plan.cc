@@ -501,7 +501,12 @@ std::string Plan::Explain() const {
   }
   out += "memory bound: " + std::to_string(live_tokens) + " chunk" +
          (live_tokens == 1 ? "" : "s") + " in flight x " + HumanBytes(chunker.chunk_bytes) +
-         " (+ a partial line carried between chunks) + aggregate state\n";
+         " (+ a partial line carried between chunks) + aggregate state" +
+         (fetch.model == FetchModel::kSerial
+              ? std::string()
+              : " + fetch buffers (2 x " + std::to_string(fetch.workers) + " inputs x " +
+                    HumanBytes(fetch.buffer_bytes) + ")") +
+         "\n";
   out += "parse: pattern " + pattern_label + ", encoding " +
          (config.stages[0].encoding == "utf8" ? "utf8 (invalid UTF-8 lines are rejected)"
                                               : "latin1 (bytes; invalid UTF-8 never drops a line)") +

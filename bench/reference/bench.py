@@ -438,8 +438,7 @@ def cmd_run(a):
         json.dump(result, f, indent=1)
     print("wrote %s" % a.json_out)
     mem = latest(os.path.dirname(a.json_out), "memory-*.json") if not a.quick else None
-    with open(a.md_out, "w") as f:
-        f.write(render(result, mem, json_path=a.json_out))
+    write_results(a.md_out, render(result, mem, json_path=a.json_out))
     print("wrote %s" % a.md_out)
     print(render_table(result))
     print(render_bars(result["bars"]))
@@ -509,12 +508,29 @@ def cmd_memory(a):
     ref = latest(os.path.dirname(a.json_out), "reference-*.json")
     if a.md_out:
         if ref:
-            with open(a.md_out, "w") as f:
-                f.write(render(ref, result, json_path=None))
+            write_results(a.md_out, render(ref, result, json_path=None))
             print("wrote %s" % a.md_out)
         else:
             print("no reference-*.json beside it: %s not rewritten" % a.md_out)
     print(render_memory(result))
+
+
+FETCH_BEGIN = "<!-- fetch-benchmark:begin -->"
+FETCH_END = "<!-- fetch-benchmark:end -->"
+
+
+def write_results(path, text):
+    """Writes RESULTS.md, keeping the section bench/fetch/run.sh wrote into it, if any."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    if FETCH_BEGIN in old and FETCH_END in old:
+        text = text.rstrip("\n") + "\n\n" + old[old.index(FETCH_BEGIN):old.index(FETCH_END) + len(FETCH_END)] + "\n"
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 def latest(directory, pattern):
@@ -533,8 +549,7 @@ def cmd_report(a):
     if not ref:
         sys.exit("bench.py: no reference-*.json in %s" % a.results_dir)
     mem = latest(a.results_dir, "memory-*.json")
-    with open(a.out, "w") as f:
-        f.write(render(ref, mem, json_path=None))
+    write_results(a.out, render(ref, mem, json_path=None))
     print("wrote %s from %s%s" % (a.out, ref["_path"], " and " + mem["_path"] if mem else ""))
 
 
