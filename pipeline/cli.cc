@@ -28,6 +28,7 @@ struct CliOptions {
   bool quiet = false;
   bool version = false;
   bool help = false;
+  RunOptions run;
 };
 
 po::options_description Describe() {
@@ -45,6 +46,12 @@ po::options_description Describe() {
       ("explain", "print the physical plan (segments, captures, regex engine, outputs) and exit")
       ("patterns", "list the built-in parse patterns and their fields")
       ("quiet,q", "print nothing but errors (the default when stderr is not a terminal)")
+      ("trace", po::value<std::string>(),
+       "FILE: write the run's activity per worker as Chrome trace-event JSON (open it in "
+       "Perfetto or chrome://tracing)")
+      ("stats-json", po::value<std::string>(),
+       "FILE: write the run's measurements (time busy, waiting and blocked per worker, CPU "
+       "time, bytes) as JSON")
       ("version", "print the version")
       ("help,h", "print this help");
   return desc;
@@ -69,6 +76,8 @@ Status ParseArgs(int argc, char** argv, CliOptions* options) {
   options->quiet = vm.count("quiet") > 0;
   options->version = vm.count("version") > 0;
   options->help = vm.count("help") > 0;
+  if (vm.count("trace")) options->run.trace_path = vm["trace"].as<std::string>();
+  if (vm.count("stats-json")) options->run.stats_path = vm["stats-json"].as<std::string>();
   return Status::Ok();
 }
 
@@ -101,7 +110,8 @@ int RunCli(int argc, char** argv) {
   if (!parsed.ok()) return Fail(parsed);
   if (options.help) {
     std::cout << Describe() << "\nExit codes: 0 ok, 64 usage, 65 bad input data, 66 missing "
-                               "input, 70 internal error, 73 cannot write output, 74 I/O error, "
+                               "input, 69 download failed, 70 internal error, 73 cannot write output, 74 I/O "
+                               "error, "
                                "78 bad config.\n";
     return 0;
   }
@@ -130,7 +140,7 @@ int RunCli(int argc, char** argv) {
     if (!options.quiet) std::cerr << *summary;
     return 0;
   }
-  Result<JobResult> result = RunJob(*plan);
+  Result<JobResult> result = RunJob(*plan, options.run);
   if (!result.ok()) return Fail(result.status());
   // A skipped input is something wrong even in a successful run: always say so (cron mails it).
   for (const SkippedInput& skipped : result->stats.skipped_inputs) {

@@ -16,6 +16,7 @@
 #include "io/status.h"
 #include "pipeline/batch_output.h"
 #include "pipeline/plan.h"
+#include "pipeline/run_trace.h"
 #include "stages/record_batch.h"
 #include "stages/stage.h"
 #include "stages/table.h"
@@ -39,6 +40,7 @@ struct RunStats {
 
 struct RunResult {
   RunStats stats;
+  RunTrace trace;  // per worker: spans and busy / waiting / blocked sums
   std::vector<std::unique_ptr<Partial>> partials;  // merged, one per plan.aggregates
 };
 

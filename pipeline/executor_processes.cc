@@ -248,6 +248,7 @@ struct ShardContext {
   const BatchRenderer* renderer = nullptr;
   const std::vector<InputInfo>* infos = nullptr;
   KillSpec kill;
+  RunTrace* trace = nullptr;  // the shard records its own track in its copy
 };
 
 bool ReadFull(int fd, char* buf, size_t n) {
@@ -343,6 +344,43 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
   return Status::Ok();
 }
 
+// A shard's track travels after its partials: the sums per kind, CPU time, then its spans.
+void EncodeTrack(const RunTrace::Track& track, std::string* out) {
+  for (int k = 0; k < kSpanKinds; ++k) {
+    PutU64(static_cast<uint64_t>(track.total_ns(static_cast<SpanKind>(k))), out);
+  }
+  PutU64(static_cast<uint64_t>(track.cpu_ns()), out);
+  PutU64(track.spans().size(), out);
+  for (const Span& span : track.spans()) {
+    for (uint64_t v : {static_cast<uint64_t>(span.kind), static_cast<uint64_t>(span.start_ns),
+                       static_cast<uint64_t>(span.end_ns), span.seq}) {
+      PutU64(v, out);
+    }
+  }
+}
+
+bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
+  int64_t totals[kSpanKinds];
+  uint64_t cpu = 0, n = 0;
+  for (int64_t& t : totals) {
+    uint64_t v = 0;
+    if (!GetU64(in, &v)) return false;
+    t = static_cast<int64_t>(v);
+  }
+  if (!GetU64(in, &cpu) || !GetU64(in, &n) || n > in->size() / 32) return false;
+  track->AddTotals(totals, static_cast<int64_t>(cpu));
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t kind = 0, start = 0, end = 0, seq = 0;
+    if (!GetU64(in, &kind) || !GetU64(in, &start) || !GetU64(in, &end) || !GetU64(in, &seq) ||
+        kind >= static_cast<uint64_t>(kSpanKinds)) {
+      return false;
+    }
+    track->AppendSpan({static_cast<SpanKind>(kind), static_cast<int64_t>(start),
+                       static_cast<int64_t>(end), seq});
+  }
+  return true;
+}
+
 // Serves requests until "finish" (or until the parent goes away); never returns.
 [[noreturn]] void ShardLoop(const ShardContext& ctx, int fd) {
   const Plan& plan = *ctx.plan;
@@ -351,10 +389,16 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
   WorkItem item;
   PlainFile file;
   std::string meta, reply, bytes;
+  RunTrace::Track* track = ctx.trace->NewTrack("shard", segment.label());
   for (;;) {
     uint64_t header[3];
     // EOF: the parent closed the socket because it is stopping; nothing to report.
-    if (!ReadFull(fd, reinterpret_cast<char*>(header), sizeof header)) _exit(0);
+    bool got_request;
+    {
+      ScopedSpan span(track, SpanKind::kWaitInput);
+      got_request = ReadFull(fd, reinterpret_cast<char*>(header), sizeof header);
+    }
+    if (!got_request) _exit(0);
     if (header[0] == kRequestFinish) {
       BeginReply(kReplyPartials, &reply);
       PutU64(plan.aggregates.size(), &reply);
@@ -363,6 +407,7 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
         plan.aggregates[a]->Encode(*state.partials[a], &bytes);
         PutBytes(bytes, &reply);
       }
+      EncodeTrack(*track, &reply);
       EndReply(&reply);
       // Skip every destructor: nothing of the parent's (temp output files) may be touched.
       _exit(WriteFull(fd, reply.data(), reply.size()) ? 0 : 1);
@@ -393,15 +438,18 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
     }
 
     Status read_status;
-    if (has_data != 0) {
-      if (header[2] != p.size) _exit(2);
-      chunk.set_size(0);
-      chunk.Reserve(p.size);
-      if (!ReadFull(fd, chunk.mutable_data(), p.size)) _exit(1);
-      chunk.set_size(p.size);
-    } else {
-      if (header[2] != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
-      read_status = ReadPlainChunk(ctx, p, &file, &chunk);
+    {
+      ScopedSpan span(track, SpanKind::kRead, p.seq);
+      if (has_data != 0) {
+        if (header[2] != p.size) _exit(2);
+        chunk.set_size(0);
+        chunk.Reserve(p.size);
+        if (!ReadFull(fd, chunk.mutable_data(), p.size)) _exit(1);
+        chunk.set_size(p.size);
+      } else {
+        if (header[2] != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
+        read_status = ReadPlainChunk(ctx, p, &file, &chunk);
+      }
     }
     if (!read_status.ok()) {
       BeginReply(kReplyChunkError, &reply);
@@ -418,12 +466,16 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
     chunk.line_count = p.line_count;
     chunk.last_in_source = last != 0;
 
-    item.batch.Reset(chunk, plan.schema.size());
-    RunSegmentStages(plan, segment, item, state);
-    ctx.renderer->Render(item.batch, &item.output);
-    BeginReply(kReplyBatch, &reply);
-    item.output.EncodeTo(&reply);
-    EndReply(&reply);
+    {
+      ScopedSpan span(track, SpanKind::kWork, p.seq);
+      item.batch.Reset(chunk, plan.schema.size());
+      RunSegmentStages(plan, segment, item, state);
+      ctx.renderer->Render(item.batch, &item.output);
+      BeginReply(kReplyBatch, &reply);
+      item.output.EncodeTo(&reply);
+      EndReply(&reply);
+    }
+    ScopedSpan span(track, SpanKind::kWaitOutput, p.seq);
     if (!WriteFull(fd, reply.data(), reply.size())) _exit(1);  // the parent is gone
   }
 }
@@ -517,17 +569,23 @@ class ProcessesRun {
     ctx_.renderer = &renderer_;
     ctx_.infos = &infos_;
     ctx_.kill = ParseKillSpec();
+    ctx_.trace = &result_->trace;
+    parent_ = result_->trace.NewTrack("parent", "read, dispatch, deliver");
 
     shards_.resize(static_cast<size_t>(std::max(1, plan_.segments[0].workers)));
-    for (size_t i = 0; i < shards_.size(); ++i) {
-      shards_[i].id = static_cast<int>(i);
-      LOGPIPE_RETURN_IF_ERROR(Spawn(shards_[i]));
+    {
+      ScopedSpan span(parent_, SpanKind::kSetup);
+      for (size_t i = 0; i < shards_.size(); ++i) {
+        shards_[i].id = static_cast<int>(i);
+        LOGPIPE_RETURN_IF_ERROR(Spawn(shards_[i]));
+      }
     }
     Status status = Loop();
     if (!status.ok()) {
       KillAll();
       return status;
     }
+    ScopedSpan span(parent_, SpanKind::kMerge);
     MergePartialsInShardOrder();
     return Status::Ok();
   }
@@ -737,6 +795,10 @@ class ProcessesRun {
           return ProtocolError(s, "aggregate partials that do not decode: " + st.message());
         s.partials.push_back(std::move(p));
       }
+      RunTrace::Track* track = result_->trace.NewTrack(
+          "shard " + std::to_string(s.id + 1) + " (pid " + std::to_string(s.pid) + ")",
+          plan_.segments[0].label());
+      if (!DecodeTrack(&in, track)) return ProtocolError(s, "a truncated activity record");
       s.finished = true;
       stats_.partial_bytes += kReplyHeader + payload.size();
       return Status::Ok();
@@ -838,7 +900,11 @@ class ProcessesRun {
       std::unique_ptr<BatchOutput> output = std::move(it->second.output);
       pending_.erase(it);
       ++next_deliver_;
-      Status st = DeliverBatch(*output, consumer_, &result_->stats);
+      Status st;
+      {
+        ScopedSpan span(parent_, SpanKind::kDeliver, output->seq);
+        st = DeliverBatch(*output, consumer_, &result_->stats);
+      }
       free_outputs_.push_back(std::move(output));
       LOGPIPE_RETURN_IF_ERROR(st);
     }
@@ -860,7 +926,12 @@ class ProcessesRun {
       while (!reading_done) {
         if (!have_chunk) {
           if (chunks_read - next_deliver_ >= window_) break;
-          Result<bool> more = stream.Next(&chunk);
+          Result<bool> more = false;
+          {
+            ScopedSpan span(parent_, SpanKind::kRead);
+            more = stream.Next(&chunk);
+            span.set_seq(chunk.seq);
+          }
           if (!more.ok()) {
             // Like serial: results of the chunks before it still come first (one of them may
             // carry an earlier error), then this error ends the run.
@@ -910,7 +981,11 @@ class ProcessesRun {
         polled.push_back(&s);
       }
       if (fds.empty()) return InternalError("the processes executor has no worker process left");
-      int ready = poll(fds.data(), fds.size(), -1);
+      int ready;
+      {
+        ScopedSpan span(parent_, SpanKind::kWaitInput);
+        ready = poll(fds.data(), fds.size(), -1);
+      }
       if (ready < 0) {
         if (errno == EINTR) continue;
         return InternalError(std::string("poll failed: ") + strerror(errno));
@@ -948,6 +1023,7 @@ class ProcessesRun {
 
   std::vector<InputInfo> infos_;
   ShardContext ctx_;
+  RunTrace::Track* parent_ = nullptr;
   uint64_t window_ = 1;  // chunks read but not yet delivered, at most
   std::vector<Shard> shards_;
   uint64_t next_deliver_ = 0;

@@ -21,19 +21,33 @@ class SerialExecutor : public Executor {
     for (const auto& segment : plan.segments) states.push_back(NewWorkerState(plan, segment));
     result->stats.counters.Clear(plan.schema.size());
 
+    std::string label;
+    for (const auto& segment : plan.segments) label += (label.empty() ? "" : " -> ") + segment.label();
+    RunTrace::Track* track = result->trace.NewTrack("serial", label);
+
     InputStream stream(inputs, plan, &result->stats.skipped_inputs);
     WorkItem item;
     while (true) {
-      Result<bool> more = stream.Next(&item.chunk);
+      Result<bool> more = false;
+      {
+        ScopedSpan span(track, SpanKind::kRead);
+        more = stream.Next(&item.chunk);
+        span.set_seq(item.chunk.seq);
+      }
       if (!more.ok()) return more.status();
       if (!*more) break;
-      item.batch.Reset(item.chunk, plan.schema.size());
-      for (size_t s = 0; s < plan.segments.size(); ++s) {
-        RunSegmentStages(plan, plan.segments[s], item, states[s]);
+      {
+        ScopedSpan span(track, SpanKind::kWork, item.chunk.seq);
+        item.batch.Reset(item.chunk, plan.schema.size());
+        for (size_t s = 0; s < plan.segments.size(); ++s) {
+          RunSegmentStages(plan, plan.segments[s], item, states[s]);
+        }
+        renderer.Render(item.batch, &item.output);
       }
-      renderer.Render(item.batch, &item.output);
+      ScopedSpan span(track, SpanKind::kDeliver, item.chunk.seq);
       LOGPIPE_RETURN_IF_ERROR(DeliverBatch(item.output, consumer, &result->stats));
     }
+    ScopedSpan span(track, SpanKind::kMerge);
     result->partials = MergePartials(plan, states);
     return Status::Ok();
   }

@@ -40,6 +40,26 @@ class TbbExecutor : public Executor {
           [&plan, &segment] { return NewWorkerState(plan, segment); }));
     }
 
+    int arena_threads = 1;
+    for (const auto& segment : plan.segments) arena_threads = std::max(arena_threads, segment.workers);
+    // Tracks: the serial reading and writing filters (whichever thread runs them) and, per
+    // segment, one per arena thread index, made the first time that thread works on it.
+    RunTrace::Track* reader = result->trace.NewTrack("reader", "read");
+    RunTrace::Track* writer = result->trace.NewTrack("writer", "deliver");
+    std::vector<std::vector<RunTrace::Track*>> worker_tracks(
+        num_segments, std::vector<RunTrace::Track*>(static_cast<size_t>(arena_threads), nullptr));
+    auto WorkerTrack = [&](size_t s) {
+      const int index = tbb::this_task_arena::current_thread_index();
+      if (index < 0 || index >= arena_threads) return static_cast<RunTrace::Track*>(nullptr);
+      RunTrace::Track*& track = worker_tracks[s][static_cast<size_t>(index)];
+      if (track == nullptr) {
+        track = result->trace.NewTrack(
+            "segment " + std::to_string(s + 1) + " thread " + std::to_string(index + 1),
+            plan.segments[s].label());
+      }
+      return track;
+    };
+
     InputStream stream(inputs, plan, &result->stats.skipped_inputs);
     Status read_status;
     Status consume_status;
@@ -53,7 +73,12 @@ class TbbExecutor : public Executor {
             fc.stop();  // a free item always exists while tokens == pool size
             return nullptr;
           }
-          Result<bool> more = stream.Next(&item->chunk);
+          Result<bool> more = false;
+          {
+            ScopedSpan span(reader, SpanKind::kRead);
+            more = stream.Next(&item->chunk);
+            span.set_seq(item->chunk.seq);
+          }
           if (!more.ok() || !*more) {
             if (!more.ok()) read_status = more.status();
             free_items.push(item);
@@ -71,6 +96,7 @@ class TbbExecutor : public Executor {
                                            : tbb::filter_mode::serial_out_of_order,
           [&, s, last](WorkItem* item) -> WorkItem* {
             if (stop.load(std::memory_order_relaxed)) return item;  // drain quickly
+            ScopedSpan span(WorkerTrack(s), SpanKind::kWork, item->chunk.seq);
             RunSegmentStages(plan, plan.segments[s], *item, states[s]->local());
             if (last) renderer.Render(item->batch, &item->output);
             return item;
@@ -79,6 +105,7 @@ class TbbExecutor : public Executor {
     auto deliver = tbb::make_filter<WorkItem*, void>(
         tbb::filter_mode::serial_in_order, [&](WorkItem* item) {
           if (!stop.load(std::memory_order_relaxed)) {
+            ScopedSpan span(writer, SpanKind::kDeliver, item->chunk.seq);
             consume_status = DeliverBatch(item->output, consumer, &result->stats);
             if (!consume_status.ok()) stop = true;
           }
@@ -88,8 +115,6 @@ class TbbExecutor : public Executor {
     tbb::filter<WorkItem*, WorkItem*> middle = segment_filter(0);
     for (size_t s = 1; s < num_segments; ++s) middle = middle & segment_filter(s);
 
-    int arena_threads = 1;
-    for (const auto& segment : plan.segments) arena_threads = std::max(arena_threads, segment.workers);
     tbb::task_arena arena(arena_threads);
     arena.execute([&] { tbb::parallel_pipeline(tokens, read & middle & deliver); });
 
@@ -99,6 +124,7 @@ class TbbExecutor : public Executor {
     for (auto& segment_states : states) {
       for (auto& state : *segment_states) all.push_back(std::move(state));
     }
+    ScopedSpan span(writer, SpanKind::kMerge);
     result->partials = MergePartials(plan, all);
     return Status::Ok();
   }

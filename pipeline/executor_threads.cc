@@ -49,11 +49,21 @@ class ThreadsExecutor : public Executor {
 
     Status read_status;
     std::vector<std::thread> threads;
+    RunTrace::Track* reader = result->trace.NewTrack("reader", "read");
     threads.emplace_back([&] {
       InputStream stream(inputs, plan, &result->stats.skipped_inputs);
       WorkItem* item = nullptr;
-      while (free_items.Pop(&item)) {
-        Result<bool> more = stream.Next(&item->chunk);
+      while (true) {
+        {
+          ScopedSpan span(reader, SpanKind::kWaitOutput);  // for a free buffer
+          if (!free_items.Pop(&item)) break;
+        }
+        Result<bool> more = false;
+        {
+          ScopedSpan span(reader, SpanKind::kRead);
+          more = stream.Next(&item->chunk);
+          span.set_seq(item->chunk.seq);
+        }
         if (!more.ok()) {
           read_status = more.status();
           abort_all();
@@ -75,11 +85,21 @@ class ThreadsExecutor : public Executor {
     }
     for (size_t s = 0; s < num_segments; ++s) {
       for (int w = 0; w < plan.segments[s].workers; ++w) {
-        threads.emplace_back([&, s, w] {
+        RunTrace::Track* track = result->trace.NewTrack(
+            "segment " + std::to_string(s + 1) + " worker " + std::to_string(w + 1),
+            plan.segments[s].label());
+        threads.emplace_back([&, s, w, track] {
           WorkItem* item = nullptr;
-          while (queues[s].Pop(&item)) {
-            RunSegmentStages(plan, plan.segments[s], *item, states[s][w]);
-            if (s + 1 == num_segments) renderer.Render(item->batch, &item->output);
+          while (true) {
+            {
+              ScopedSpan span(track, SpanKind::kWaitInput);
+              if (!queues[s].Pop(&item)) break;
+            }
+            {
+              ScopedSpan span(track, SpanKind::kWork, item->chunk.seq);
+              RunSegmentStages(plan, plan.segments[s], *item, states[s][w]);
+              if (s + 1 == num_segments) renderer.Render(item->batch, &item->output);
+            }
             queues[s + 1].Push(item);
           }
           queues[s + 1].ProducerDone();
@@ -92,13 +112,21 @@ class ThreadsExecutor : public Executor {
     Status consume_status;
     std::map<uint64_t, WorkItem*> pending;
     uint64_t next_seq = 0;
+    RunTrace::Track* writer = result->trace.NewTrack("writer", "deliver");
     WorkItem* item = nullptr;
-    while (consume_status.ok() && queues[num_segments].Pop(&item)) {
+    while (consume_status.ok()) {
+      {
+        ScopedSpan span(writer, SpanKind::kWaitInput);
+        if (!queues[num_segments].Pop(&item)) break;
+      }
       pending.emplace(item->chunk.seq, item);
       while (!pending.empty() && pending.begin()->first == next_seq) {
         WorkItem* ready = pending.begin()->second;
         pending.erase(pending.begin());
-        consume_status = DeliverBatch(ready->output, consumer, &result->stats);
+        {
+          ScopedSpan span(writer, SpanKind::kDeliver, ready->chunk.seq);
+          consume_status = DeliverBatch(ready->output, consumer, &result->stats);
+        }
         ++next_seq;
         free_items.Push(ready);
         if (!consume_status.ok()) {
@@ -116,6 +144,7 @@ class ThreadsExecutor : public Executor {
     for (auto& segment_states : states) {
       for (auto& state : segment_states) all.push_back(std::move(state));
     }
+    ScopedSpan span(writer, SpanKind::kMerge);
     result->partials = MergePartials(plan, all);
     return Status::Ok();
   }

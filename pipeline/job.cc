@@ -6,7 +6,9 @@
 
 #include "io/byte_source.h"
 #include "io/url_fetch.h"
+#include "pipeline/executor_processes.h"
 #include "pipeline/output_target.h"
+#include "pipeline/run_stats_json.h"
 #include "stages/report_format.h"
 
 namespace logpipe {
@@ -86,7 +88,7 @@ std::vector<std::pair<std::string, uint64_t>> ReportTotals(const Plan& plan,
   return totals;
 }
 
-Result<JobResult> RunJob(const Plan& plan) {
+Result<JobResult> RunJob(const Plan& plan, const RunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   JobResult result;
   Result<std::vector<std::string>> inputs = plan.ExpandInputs();
@@ -102,10 +104,23 @@ Result<JobResult> RunJob(const Plan& plan) {
     if (!target.ok()) return target.status();
     reports.push_back(std::move(target.value()));
   }
+  std::vector<std::pair<OutputTarget, bool>> extras;  // (target, is the trace)
+  for (const auto& [path, is_trace] : {std::pair<std::string, bool>{options.trace_path, true},
+                                       std::pair<std::string, bool>{options.stats_path, false}}) {
+    if (path.empty()) continue;
+    Result<OutputTarget> target = OutputTarget::Open(path, /*streaming=*/false);
+    if (!target.ok()) return target.status();
+    extras.emplace_back(std::move(target.value()), is_trace);
+  }
 
   RunResult run;
+  run.trace.set_keep_spans(!options.trace_path.empty());
   BatchRenderer renderer(plan, result.inputs);
-  std::unique_ptr<Executor> executor = NewExecutor(plan);
+  ProcessesExecutorStats processes;
+  const bool uses_processes = plan.segments.size() == 1 &&
+                              plan.segments[0].model == ExecModel::kProcesses;
+  std::unique_ptr<Executor> executor =
+      uses_processes ? NewProcessesExecutorWithStats(&processes) : NewExecutor(plan);
   LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs, renderer, consumer, &run));
   result.stats = run.stats;
 
@@ -135,6 +150,16 @@ Result<JobResult> RunJob(const Plan& plan) {
   for (auto& report : reports) LOGPIPE_RETURN_IF_ERROR(report.Commit());
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (auto& [target, is_trace] : extras) {
+    bytes.clear();
+    if (is_trace) {
+      run.trace.AppendChromeJson(plan.config.name, &bytes);
+    } else {
+      AppendRunStatsJson(plan, result, run.trace, uses_processes ? &processes : nullptr, &bytes);
+    }
+    LOGPIPE_RETURN_IF_ERROR(target.Append(bytes));
+    LOGPIPE_RETURN_IF_ERROR(target.Commit());
+  }
   return result;
 }
 

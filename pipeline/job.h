@@ -27,7 +27,13 @@ struct JobResult {
   double wall_seconds = 0;
 };
 
-Result<JobResult> RunJob(const Plan& plan);
+// What a run writes besides the config's outputs (committed with them, atomically).
+struct RunOptions {
+  std::string trace_path;  // --trace: Chrome trace-event JSON, one track per worker
+  std::string stats_path;  // --stats-json: the run's measurements (pipeline/run_stats_json.h)
+};
+
+Result<JobResult> RunJob(const Plan& plan, const RunOptions& options = {});
 
 // --dry-run: expands the inputs and opens each one (detecting its compression), runs nothing,
 // writes nothing. Returns a short description of what a run would read.

@@ -167,6 +167,8 @@ Status PlanInputs(const Config& config, Plan* plan) {
 
 }  // namespace
 
+std::string Segment::label() const { return Join(stage_names, " -> "); }
+
 Result<std::vector<std::string>> Plan::ExpandInputs() const {
   std::vector<std::string> out;
   std::set<std::string> seen;

@@ -32,6 +32,7 @@ struct Segment {
   size_t first_stage = 0;  // stages [first_stage, end_stage) of the config, in order
   size_t end_stage = 0;
   std::vector<std::string> stage_names;  // "parse", "filter", "aggregate"
+  std::string label() const;             // "parse -> filter -> aggregate"
 };
 
 // The fetch stage as it runs. Without a fetch stage (or its exec): `async` with 8 transfers
