@@ -649,7 +649,7 @@ struct AggregateStage::Impl {
     for (uint32_t g = 0; g < nfrom; ++g) {
       const std::string_view key = from.groups.key(g);
       bool inserted = false;
-      const uint32_t ng = into.groups.FindOrInsert(key, from.groups.hash(g), &inserted);
+      const uint32_t ng = into.groups.FindOrInsert(key, HashBytes(key), &inserted);
       if (inserted) NewGroup(into);
       into.remap[g] = ng;
       into.rows[ng] += from.rows[g];
@@ -689,9 +689,9 @@ struct AggregateStage::Impl {
         const uint32_t ng = into.remap[g];
         const std::string_view value = key.substr(4);
         bool inserted = false;
-        uint64_t* count = nullptr;
+        PayloadRef count;
         it.FindOrInsert(GroupBytes(&ng), value, ValueHash(ng, value), &inserted, &count);
-        *count += ft.payload(id);
+        count.Add(ft.payload(id));
       }
     }
   }
@@ -851,7 +851,7 @@ void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt k
     if (i + kEntryAhead < n) table.PrefetchEntry(hashes[i + kEntryAhead]);
     const std::pair<std::string_view, std::string_view> key = key_at(i);
     bool inserted = false;
-    uint64_t* payload = nullptr;
+    PayloadRef payload;
     const uint32_t id = table.FindOrInsert(key.first, key.second, hashes[i], &inserted, &payload);
     found(i, id, inserted, payload);
   }
@@ -892,7 +892,7 @@ void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
     PipelinedLookup(
         p.groups, n, p.hashes.data(),
         [&](size_t j) { return std::make_pair(std::string_view(), key(j)); },
-        [&](size_t j, uint32_t g, bool inserted, uint64_t*) {
+        [&](size_t j, uint32_t g, bool inserted, PayloadRef) {
           if (inserted) impl.NewGroup(p);
           ++p.rows[g];
           p.row_group[j] = g;
@@ -931,7 +931,7 @@ void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
         [&](size_t i) {
           return std::make_pair(GroupBytes(&p.row_group[p.value_rows[i]]), value(i));
         },
-        [&](size_t, uint32_t, bool, uint64_t* count) { ++*count; });
+        [&](size_t, uint32_t, bool, PayloadRef count) { count.Add(1); });
   }
 }
 
@@ -1145,10 +1145,10 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
       uint64_t count = 0;
       if (!r.Varint(&count) || count == 0) return corrupt("bad value count");
       bool inserted = false;
-      uint64_t* payload = nullptr;
+      PayloadRef payload;
       t.FindOrInsert(GroupBytes(&g32), p.key_buf, ValueHash(g32, p.key_buf), &inserted, &payload);
       if (!inserted) return corrupt("duplicate value");
-      *payload = count;
+      payload.Set(count);
     }
   }
   if (!r.done()) return corrupt("trailing bytes");
