@@ -479,6 +479,19 @@ struct AggregateStage::Impl {
     }
   }
 
+  // Value-table keys are the group id's 4 bytes, then the value bytes. Without group_by every
+  // value is in group 0 and the prefix is left out: 4 bytes less per distinct value.
+  size_t value_prefix() const { return keys.empty() ? 0 : 4; }
+  std::string_view ValuePrefix(const uint32_t* g) const {
+    return keys.empty() ? std::string_view() : GroupBytes(g);
+  }
+  uint32_t ValueGroup(std::string_view key) const {
+    uint32_t g = 0;
+    if (!keys.empty()) std::memcpy(&g, key.data(), 4);
+    return g;
+  }
+  std::string_view ValueBytes(std::string_view key) const { return key.substr(value_prefix()); }
+
   // Checks that `key` is a well-formed composite key (Decode).
   bool ValidKey(std::string_view key) const {
     size_t pos = 0;
@@ -684,13 +697,11 @@ struct AggregateStage::Impl {
       it.Reserve(it.size() + ft.size());
       for (uint32_t id = 0; id < ft.size(); ++id) {
         const std::string_view key = ft.key(id);
-        uint32_t g;
-        std::memcpy(&g, key.data(), 4);
-        const uint32_t ng = into.remap[g];
-        const std::string_view value = key.substr(4);
+        const uint32_t ng = into.remap[ValueGroup(key)];
+        const std::string_view value = ValueBytes(key);
         bool inserted = false;
         PayloadRef count;
-        it.FindOrInsert(GroupBytes(&ng), value, ValueHash(ng, value), &inserted, &count);
+        it.FindOrInsert(ValuePrefix(&ng), value, ValueHash(ng, value), &inserted, &count);
         count.Add(ft.payload(id));
       }
     }
@@ -929,7 +940,7 @@ void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
     PipelinedLookup(
         table, nv, p.hashes.data(),
         [&](size_t i) {
-          return std::make_pair(GroupBytes(&p.row_group[p.value_rows[i]]), value(i));
+          return std::make_pair(impl.ValuePrefix(&p.row_group[p.value_rows[i]]), value(i));
         },
         [&](size_t, uint32_t, bool, PayloadRef count) { count.Add(1); });
   }
@@ -1014,10 +1025,8 @@ void AggregateStage::Encode(const Partial& base, std::string* out) const {
     PutVarint(t.size(), out);
     for (uint32_t id = 0; id < t.size(); ++id) {
       const std::string_view key = t.key(id);
-      uint32_t g;
-      std::memcpy(&g, key.data(), 4);
-      PutVarint(g, out);
-      const std::string_view value = key.substr(4);
+      PutVarint(impl.ValueGroup(key), out);
+      const std::string_view value = impl.ValueBytes(key);
       if (type == FieldType::kString) {
         PutVarint(value.size(), out);
         out->append(value.data(), value.size());
@@ -1146,7 +1155,8 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
       if (!r.Varint(&count) || count == 0) return corrupt("bad value count");
       bool inserted = false;
       PayloadRef payload;
-      t.FindOrInsert(GroupBytes(&g32), p.key_buf, ValueHash(g32, p.key_buf), &inserted, &payload);
+      t.FindOrInsert(impl.ValuePrefix(&g32), p.key_buf, ValueHash(g32, p.key_buf), &inserted,
+                     &payload);
       if (!inserted) return corrupt("duplicate value");
       payload.Set(count);
     }
@@ -1221,20 +1231,22 @@ Table AggregateStage::Finish(Partial&& all_base) const {
   }
 
   // Value tables grouped by group id (counting sort): entries of group g are
-  // order[begin[g] .. begin[g + 1]).
+  // order[begin[g] .. begin[g + 1]). Without group_by there is one group, and its entries are
+  // the ids 0 .. size - 1 in order (order stays empty).
   std::vector<std::vector<uint32_t>> src_begin(impl.source_field.size());
-  std::vector<std::vector<uint64_t>> src_counts(impl.source_field.size());
   std::vector<std::vector<uint32_t>> src_order(impl.source_field.size());
   for (size_t src = 0; src < impl.source_field.size(); ++src) {
     const HashTable& t = p.values[src];
-    src_counts[src].resize(t.size());
-    for (uint32_t id = 0; id < t.size(); ++id) src_counts[src][id] = t.payload(id);
     std::vector<uint32_t>& begin = src_begin[src];
     std::vector<uint32_t>& order = src_order[src];
+    if (impl.keys.empty()) {
+      begin = {0, static_cast<uint32_t>(t.size())};
+      continue;
+    }
     begin.assign(ngroups + 1, 0);
     std::vector<uint32_t> group_of(t.size());
     for (uint32_t id = 0; id < t.size(); ++id) {
-      std::memcpy(&group_of[id], t.key(id).data(), 4);
+      group_of[id] = impl.ValueGroup(t.key(id));
       ++begin[group_of[id] + 1];
     }
     for (uint32_t g = 0; g < ngroups; ++g) begin[g + 1] += begin[g];
@@ -1242,10 +1254,15 @@ Table AggregateStage::Finish(Partial&& all_base) const {
     std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
     for (uint32_t id = 0; id < t.size(); ++id) order[next[group_of[id]]++] = id;
   }
+  // The id of the j-th entry of value source `src`.
+  auto id_at = [&](size_t src, uint32_t j) {
+    const std::vector<uint32_t>& order = src_order[src];
+    return order.empty() ? j : order[j];
+  };
 
   std::vector<uint32_t> entries;
-  std::vector<std::string> texts;
-  std::vector<uint32_t> idx;
+  std::vector<uint32_t> best;
+  std::string text_a, text_b;
   for (uint32_t g = 0; g < ngroups; ++g) {
     std::vector<Cell>& row = rows[g];
     for (size_t mi = 0; mi < impl.metrics.size(); ++mi) {
@@ -1304,59 +1321,68 @@ Table AggregateStage::Finish(Partial&& all_base) const {
           break;
         }
         case Kind::kTop: {
+          // The k best entries by (count desc, value text bytewise asc), selected with a
+          // heap of k ids (worst on top): no per-entry copies. A string's text is its bytes;
+          // other types are formatted, into two reused buffers, only to break count ties.
           const HashTable& t = p.values[m.source];
-          const std::vector<uint64_t>& counts = src_counts[m.source];
           const std::vector<uint32_t>& begin = src_begin[m.source];
-          const std::vector<uint32_t>& order = src_order[m.source];
           const uint32_t count = begin[g + 1] - begin[g];
-          texts.resize(count);
-          idx.resize(count);
-          for (uint32_t j = 0; j < count; ++j) {
-            texts[j].clear();
-            AppendValueText(m.type, t.key(order[begin[g] + j]).substr(4), &texts[j]);
-            idx[j] = j;
-          }
+          auto text = [&](uint32_t id, std::string* buf) -> std::string_view {
+            const std::string_view value = impl.ValueBytes(t.key(id));
+            if (m.type == FieldType::kString) return value;
+            buf->clear();
+            AppendValueText(m.type, value, buf);
+            return *buf;
+          };
           auto before = [&](uint32_t a, uint32_t b) {
-            const uint64_t ca = counts[order[begin[g] + a]];
-            const uint64_t cb = counts[order[begin[g] + b]];
+            const uint64_t ca = t.payload(a);
+            const uint64_t cb = t.payload(b);
             if (ca != cb) return ca > cb;
-            return texts[a] < texts[b];
+            return text(a, &text_a) < text(b, &text_b);
           };
           const size_t keep = std::min<uint64_t>(static_cast<uint64_t>(m.k), count);
-          std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(), before);
+          best.clear();
+          for (uint32_t j = begin[g]; j < begin[g + 1]; ++j) {
+            const uint32_t id = id_at(m.source, j);
+            if (best.size() < keep) {
+              best.push_back(id);
+              std::push_heap(best.begin(), best.end(), before);
+            } else if (before(id, best.front())) {
+              std::pop_heap(best.begin(), best.end(), before);
+              best.back() = id;
+              std::push_heap(best.begin(), best.end(), before);
+            }
+          }
+          std::sort_heap(best.begin(), best.end(), before);
           Cell cell;
           cell.kind = Cell::Kind::kTop;
           cell.top.reserve(keep);
-          for (size_t j = 0; j < keep; ++j) {
-            cell.top.emplace_back(std::move(texts[idx[j]]), counts[order[begin[g] + idx[j]]]);
+          for (uint32_t id : best) {
+            cell.top.emplace_back(std::string(text(id, &text_a)), t.payload(id));
           }
           row.push_back(std::move(cell));
           break;
         }
         case Kind::kPercentile: {
           const HashTable& t = p.values[m.source];
-          const std::vector<uint64_t>& counts = src_counts[m.source];
           const std::vector<uint32_t>& begin = src_begin[m.source];
-          const std::vector<uint32_t>& order = src_order[m.source];
+          auto value_of = [&](uint32_t id) {
+            uint64_t u;
+            std::memcpy(&u, impl.ValueBytes(t.key(id)).data(), 8);
+            return u;
+          };
           entries.clear();
           uint64_t total = 0;
           for (uint32_t j = begin[g]; j < begin[g + 1]; ++j) {
-            const uint32_t id = order[j];
-            uint64_t u;
-            std::memcpy(&u, t.key(id).data() + 4, 8);
-            if (m.type == FieldType::kFloat && std::isnan(BitsFloat(u))) continue;
+            const uint32_t id = id_at(m.source, j);
+            if (m.type == FieldType::kFloat && std::isnan(BitsFloat(value_of(id)))) continue;
             entries.push_back(id);
-            total += counts[id];
+            total += t.payload(id);
           }
           if (total == 0) {
             row.push_back(Cell::Null());
             break;
           }
-          auto value_of = [&](uint32_t id) {
-            uint64_t u;
-            std::memcpy(&u, t.key(id).data() + 4, 8);
-            return u;
-          };
           std::sort(entries.begin(), entries.end(), [&](uint32_t a, uint32_t b) {
             const uint64_t ua = value_of(a), ub = value_of(b);
             if (m.type == FieldType::kFloat) return BitsFloat(ua) < BitsFloat(ub);
@@ -1370,7 +1396,7 @@ Table AggregateStage::Finish(Partial&& all_base) const {
           uint64_t seen = 0;
           uint64_t chosen = value_of(entries.back());
           for (uint32_t id : entries) {
-            seen += counts[id];
+            seen += t.payload(id);
             if (seen >= rank) {
               chosen = value_of(id);
               break;
