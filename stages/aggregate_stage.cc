@@ -438,6 +438,26 @@ class AggPartial : public Partial {
   }
 };
 
+// Looks up n keys whose hashes are known, prefetching the slots and entries of later rows
+// while the current one is compared: with hundreds of thousands of keys each lookup is a
+// cache miss, and this overlaps them. key_at(i) -> {head, tail};
+// found(i, id, inserted, payload).
+template <typename KeyAt, typename Found>
+void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt key_at,
+                     Found found) {
+  constexpr size_t kSlotAhead = 16;
+  constexpr size_t kEntryAhead = 8;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kSlotAhead < n) table.PrefetchSlot(hashes[i + kSlotAhead]);
+    if (i + kEntryAhead < n) table.PrefetchEntry(hashes[i + kEntryAhead]);
+    const std::pair<std::string_view, std::string_view> key = key_at(i);
+    bool inserted = false;
+    PayloadRef payload;
+    const uint32_t id = table.FindOrInsert(key.first, key.second, hashes[i], &inserted, &payload);
+    found(i, id, inserted, payload);
+  }
+}
+
 }  // namespace
 
 struct AggregateStage::Impl {
@@ -654,11 +674,13 @@ struct AggregateStage::Impl {
     }
   }
 
-  // Folds the state of `from` into `into`; leaves `from` as it was.
+  // Folds the state of `from` into `into`; leaves `from` as it was. Tables are reserved for
+  // the larger of the two sizes only: the union is often far smaller than the sum (two workers
+  // see mostly the same keys), and growth past it is amortised.
   void MergeInto(AggPartial& from, AggPartial& into) const {
     const uint32_t nfrom = static_cast<uint32_t>(from.groups.size());
     into.remap.resize(nfrom);
-    into.groups.Reserve(into.groups.size() + nfrom);
+    into.groups.Reserve(std::max<size_t>(into.groups.size(), nfrom));
     for (uint32_t g = 0; g < nfrom; ++g) {
       const std::string_view key = from.groups.key(g);
       bool inserted = false;
@@ -691,18 +713,30 @@ struct AggregateStage::Impl {
         }
       }
     }
+    // Value tables: hashed a window at a time, then looked up with prefetches (each lookup
+    // in a large table is a cache miss).
+    constexpr uint32_t kWindow = 1024;
     for (size_t src = 0; src < from.values.size(); ++src) {
       HashTable& ft = from.values[src];
       HashTable& it = into.values[src];
-      it.Reserve(it.size() + ft.size());
-      for (uint32_t id = 0; id < ft.size(); ++id) {
-        const std::string_view key = ft.key(id);
-        const uint32_t ng = into.remap[ValueGroup(key)];
-        const std::string_view value = ValueBytes(key);
-        bool inserted = false;
-        PayloadRef count;
-        it.FindOrInsert(ValuePrefix(&ng), value, ValueHash(ng, value), &inserted, &count);
-        count.Add(ft.payload(id));
+      it.Reserve(std::max(it.size(), ft.size()));
+      const uint32_t nvalues = static_cast<uint32_t>(ft.size());
+      into.hashes.resize(std::min(nvalues, kWindow));
+      for (uint32_t first = 0; first < nvalues; first += kWindow) {
+        const uint32_t n = std::min(kWindow, nvalues - first);
+        for (uint32_t i = 0; i < n; ++i) {
+          const std::string_view key = ft.key(first + i);
+          into.hashes[i] = ValueHash(into.remap[ValueGroup(key)], ValueBytes(key));
+        }
+        PipelinedLookup(
+            it, n, into.hashes.data(),
+            [&](size_t i) {
+              const std::string_view key = ft.key(static_cast<uint32_t>(first + i));
+              return std::make_pair(ValuePrefix(&into.remap[ValueGroup(key)]), ValueBytes(key));
+            },
+            [&](size_t i, uint32_t, bool, PayloadRef count) {
+              count.Add(ft.payload(static_cast<uint32_t>(first + i)));
+            });
       }
     }
   }
@@ -845,30 +879,6 @@ std::unique_ptr<Partial> AggregateStage::NewPartial() const {
   p->values.resize(impl_->source_field.size());
   return p;
 }
-
-namespace {
-
-// Looks up n keys whose hashes are known, prefetching the slots and entries of later rows
-// while the current one is compared: with hundreds of thousands of keys each lookup is a
-// cache miss, and this overlaps them. key_at(i) -> {head, tail};
-// found(i, id, inserted, payload).
-template <typename KeyAt, typename Found>
-void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt key_at,
-                     Found found) {
-  constexpr size_t kSlotAhead = 16;
-  constexpr size_t kEntryAhead = 8;
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kSlotAhead < n) table.PrefetchSlot(hashes[i + kSlotAhead]);
-    if (i + kEntryAhead < n) table.PrefetchEntry(hashes[i + kEntryAhead]);
-    const std::pair<std::string_view, std::string_view> key = key_at(i);
-    bool inserted = false;
-    PayloadRef payload;
-    const uint32_t id = table.FindOrInsert(key.first, key.second, hashes[i], &inserted, &payload);
-    found(i, id, inserted, payload);
-  }
-}
-
-}  // namespace
 
 void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
   const Impl& impl = *impl_;
