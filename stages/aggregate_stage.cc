@@ -674,9 +674,11 @@ struct AggregateStage::Impl {
     }
   }
 
-  // Folds the state of `from` into `into`; leaves `from` as it was. Tables are reserved for
-  // the larger of the two sizes only: the union is often far smaller than the sum (two workers
-  // see mostly the same keys), and growth past it is amortised.
+  // Folds the state of `from` into `into`. `from`'s groups and metrics are left as they were;
+  // its value tables are consumed (left empty, their memory freed as the merge goes, so that
+  // the peak is not both tables plus the growth of `into`). Tables are reserved for the larger
+  // of the two sizes only: the union is often far smaller than the sum (two workers see mostly
+  // the same keys), and growth past it is amortised.
   void MergeInto(AggPartial& from, AggPartial& into) const {
     const uint32_t nfrom = static_cast<uint32_t>(from.groups.size());
     into.remap.resize(nfrom);
@@ -720,10 +722,8 @@ struct AggregateStage::Impl {
       HashTable& ft = from.values[src];
       HashTable& it = into.values[src];
       it.Reserve(std::max(it.size(), ft.size()));
-      const uint32_t nvalues = static_cast<uint32_t>(ft.size());
-      into.hashes.resize(std::min(nvalues, kWindow));
-      for (uint32_t first = 0; first < nvalues; first += kWindow) {
-        const uint32_t n = std::min(kWindow, nvalues - first);
+      into.hashes.resize(std::min<size_t>(ft.size(), kWindow));
+      ft.ConsumeInIdOrder(kWindow, [&](uint32_t first, uint32_t n) {
         for (uint32_t i = 0; i < n; ++i) {
           const std::string_view key = ft.key(first + i);
           into.hashes[i] = ValueHash(into.remap[ValueGroup(key)], ValueBytes(key));
@@ -737,7 +737,7 @@ struct AggregateStage::Impl {
             [&](size_t i, uint32_t, bool, PayloadRef count) {
               count.Add(ft.payload(static_cast<uint32_t>(first + i)));
             });
-      }
+      });
     }
   }
 };

@@ -202,6 +202,30 @@ class HashTable {
     entry_ref_.reserve(n);
   }
 
+  // Visits every key in id order, visit(first, n) for the ids [first, first + n) in windows of
+  // `window` ids, releasing memory as it goes: the slots before the first window (so no
+  // Find or FindOrInsert inside visit), then each arena block once every id it holds has been
+  // visited. visit may read key(i) and payload(i) of its own window only. Afterwards the
+  // table is empty and holds no memory, as a new one. For merges that fold one table into
+  // another, so that the emptied one shrinks while the other grows.
+  template <typename Visit>
+  void ConsumeInIdOrder(uint32_t window, Visit visit) {
+    assert(window > 0);
+    std::vector<uint64_t>().swap(slots_);
+    const uint32_t n = static_cast<uint32_t>(entry_ref_.size());
+    size_t released = 0;  // blocks [0, released) are freed
+    for (uint32_t first = 0; first < n; first += window) {
+      const uint32_t count = std::min(window, n - first);
+      visit(first, count);
+      if (first + count == n) break;
+      // Entries are placed in id order in non-decreasing blocks, so every block before that
+      // of the next id holds only visited entries.
+      const size_t next_block = entry_ref_[first + count] >> kPosBits;
+      for (; released < next_block; ++released) blocks_[released] = Block();
+    }
+    *this = HashTable();
+  }
+
   // Removes every key; keeps the allocated memory (slots, id index and arena blocks).
   void Clear() {
     std::fill(slots_.begin(), slots_.end(), 0);
