@@ -17,8 +17,8 @@
 // key may be given in two parts (head + tail), compared and stored as their concatenation, so
 // callers need not build composite keys.
 // Thread-safety: none; one table per Partial.
-// Lifetime: key() views and PayloadRefs stay valid until Clear() or the table's destruction
-//   (insertions never move entries); Swap() moves them with the entries.
+// Lifetime: key() views and PayloadRefs stay valid until Clear(), ConsumeInIdOrder() or the
+//   table's destruction (insertions never move entries); Swap() moves them with the entries.
 // Cost: a lookup is one probe sequence; it allocates only when it inserts (doubling of slots
 //   and of the id index, a new arena block when one fills). Finding a key never allocates.
 //   Memory per key: 20 bytes + the key in the arena, 8 in the id index, 16 to 32 in slots.
