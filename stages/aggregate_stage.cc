@@ -438,6 +438,26 @@ class AggPartial : public Partial {
   }
 };
 
+// Looks up n keys whose hashes are known, prefetching the slots and entries of later rows
+// while the current one is compared: with hundreds of thousands of keys each lookup is a
+// cache miss, and this overlaps them. key_at(i) -> {head, tail};
+// found(i, id, inserted, payload).
+template <typename KeyAt, typename Found>
+void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt key_at,
+                     Found found) {
+  constexpr size_t kSlotAhead = 16;
+  constexpr size_t kEntryAhead = 8;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kSlotAhead < n) table.PrefetchSlot(hashes[i + kSlotAhead]);
+    if (i + kEntryAhead < n) table.PrefetchEntry(hashes[i + kEntryAhead]);
+    const std::pair<std::string_view, std::string_view> key = key_at(i);
+    bool inserted = false;
+    PayloadRef payload;
+    const uint32_t id = table.FindOrInsert(key.first, key.second, hashes[i], &inserted, &payload);
+    found(i, id, inserted, payload);
+  }
+}
+
 }  // namespace
 
 struct AggregateStage::Impl {
@@ -478,6 +498,19 @@ struct AggregateStage::Impl {
       }
     }
   }
+
+  // Value-table keys are the group id's 4 bytes, then the value bytes. Without group_by every
+  // value is in group 0 and the prefix is left out: 4 bytes less per distinct value.
+  size_t value_prefix() const { return keys.empty() ? 0 : 4; }
+  std::string_view ValuePrefix(const uint32_t* g) const {
+    return keys.empty() ? std::string_view() : GroupBytes(g);
+  }
+  uint32_t ValueGroup(std::string_view key) const {
+    uint32_t g = 0;
+    if (!keys.empty()) std::memcpy(&g, key.data(), 4);
+    return g;
+  }
+  std::string_view ValueBytes(std::string_view key) const { return key.substr(value_prefix()); }
 
   // Checks that `key` is a well-formed composite key (Decode).
   bool ValidKey(std::string_view key) const {
@@ -641,15 +674,19 @@ struct AggregateStage::Impl {
     }
   }
 
-  // Folds the state of `from` into `into`; leaves `from` as it was.
+  // Folds the state of `from` into `into`. `from`'s groups and metrics are left as they were;
+  // its value tables are consumed (left empty, their memory freed as the merge goes, so that
+  // the peak is not both tables plus the growth of `into`). Tables are reserved for the larger
+  // of the two sizes only: the union is often far smaller than the sum (two workers see mostly
+  // the same keys), and growth past it is amortised.
   void MergeInto(AggPartial& from, AggPartial& into) const {
     const uint32_t nfrom = static_cast<uint32_t>(from.groups.size());
     into.remap.resize(nfrom);
-    into.groups.Reserve(into.groups.size() + nfrom);
+    into.groups.Reserve(std::max<size_t>(into.groups.size(), nfrom));
     for (uint32_t g = 0; g < nfrom; ++g) {
       const std::string_view key = from.groups.key(g);
       bool inserted = false;
-      const uint32_t ng = into.groups.FindOrInsert(key, from.groups.hash(g), &inserted);
+      const uint32_t ng = into.groups.FindOrInsert(key, HashBytes(key), &inserted);
       if (inserted) NewGroup(into);
       into.remap[g] = ng;
       into.rows[ng] += from.rows[g];
@@ -678,21 +715,29 @@ struct AggregateStage::Impl {
         }
       }
     }
+    // Value tables: hashed a window at a time, then looked up with prefetches (each lookup
+    // in a large table is a cache miss).
+    constexpr uint32_t kWindow = 1024;
     for (size_t src = 0; src < from.values.size(); ++src) {
       HashTable& ft = from.values[src];
       HashTable& it = into.values[src];
-      it.Reserve(it.size() + ft.size());
-      for (uint32_t id = 0; id < ft.size(); ++id) {
-        const std::string_view key = ft.key(id);
-        uint32_t g;
-        std::memcpy(&g, key.data(), 4);
-        const uint32_t ng = into.remap[g];
-        const std::string_view value = key.substr(4);
-        bool inserted = false;
-        uint64_t* count = nullptr;
-        it.FindOrInsert(GroupBytes(&ng), value, ValueHash(ng, value), &inserted, &count);
-        *count += ft.payload(id);
-      }
+      it.Reserve(std::max(it.size(), ft.size()));
+      into.hashes.resize(std::min<size_t>(ft.size(), kWindow));
+      ft.ConsumeInIdOrder(kWindow, [&](uint32_t first, uint32_t n) {
+        for (uint32_t i = 0; i < n; ++i) {
+          const std::string_view key = ft.key(first + i);
+          into.hashes[i] = ValueHash(into.remap[ValueGroup(key)], ValueBytes(key));
+        }
+        PipelinedLookup(
+            it, n, into.hashes.data(),
+            [&](size_t i) {
+              const std::string_view key = ft.key(static_cast<uint32_t>(first + i));
+              return std::make_pair(ValuePrefix(&into.remap[ValueGroup(key)]), ValueBytes(key));
+            },
+            [&](size_t i, uint32_t, bool, PayloadRef count) {
+              count.Add(ft.payload(static_cast<uint32_t>(first + i)));
+            });
+      });
     }
   }
 };
@@ -835,30 +880,6 @@ std::unique_ptr<Partial> AggregateStage::NewPartial() const {
   return p;
 }
 
-namespace {
-
-// Looks up n keys whose hashes are known, prefetching the slots and entries of later rows
-// while the current one is compared: with hundreds of thousands of keys each lookup is a
-// cache miss, and this overlaps them. key_at(i) -> {head, tail};
-// found(i, id, inserted, payload).
-template <typename KeyAt, typename Found>
-void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt key_at,
-                     Found found) {
-  constexpr size_t kSlotAhead = 16;
-  constexpr size_t kEntryAhead = 8;
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kSlotAhead < n) table.PrefetchSlot(hashes[i + kSlotAhead]);
-    if (i + kEntryAhead < n) table.PrefetchEntry(hashes[i + kEntryAhead]);
-    const std::pair<std::string_view, std::string_view> key = key_at(i);
-    bool inserted = false;
-    uint64_t* payload = nullptr;
-    const uint32_t id = table.FindOrInsert(key.first, key.second, hashes[i], &inserted, &payload);
-    found(i, id, inserted, payload);
-  }
-}
-
-}  // namespace
-
 void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
   const Impl& impl = *impl_;
   AggPartial& p = static_cast<AggPartial&>(into);
@@ -892,7 +913,7 @@ void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
     PipelinedLookup(
         p.groups, n, p.hashes.data(),
         [&](size_t j) { return std::make_pair(std::string_view(), key(j)); },
-        [&](size_t j, uint32_t g, bool inserted, uint64_t*) {
+        [&](size_t j, uint32_t g, bool inserted, PayloadRef) {
           if (inserted) impl.NewGroup(p);
           ++p.rows[g];
           p.row_group[j] = g;
@@ -929,9 +950,9 @@ void AggregateStage::Add(const RecordBatch& batch, Partial& into) const {
     PipelinedLookup(
         table, nv, p.hashes.data(),
         [&](size_t i) {
-          return std::make_pair(GroupBytes(&p.row_group[p.value_rows[i]]), value(i));
+          return std::make_pair(impl.ValuePrefix(&p.row_group[p.value_rows[i]]), value(i));
         },
-        [&](size_t, uint32_t, bool, uint64_t* count) { ++*count; });
+        [&](size_t, uint32_t, bool, PayloadRef count) { count.Add(1); });
   }
 }
 
@@ -1014,10 +1035,8 @@ void AggregateStage::Encode(const Partial& base, std::string* out) const {
     PutVarint(t.size(), out);
     for (uint32_t id = 0; id < t.size(); ++id) {
       const std::string_view key = t.key(id);
-      uint32_t g;
-      std::memcpy(&g, key.data(), 4);
-      PutVarint(g, out);
-      const std::string_view value = key.substr(4);
+      PutVarint(impl.ValueGroup(key), out);
+      const std::string_view value = impl.ValueBytes(key);
       if (type == FieldType::kString) {
         PutVarint(value.size(), out);
         out->append(value.data(), value.size());
@@ -1145,10 +1164,11 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
       uint64_t count = 0;
       if (!r.Varint(&count) || count == 0) return corrupt("bad value count");
       bool inserted = false;
-      uint64_t* payload = nullptr;
-      t.FindOrInsert(GroupBytes(&g32), p.key_buf, ValueHash(g32, p.key_buf), &inserted, &payload);
+      PayloadRef payload;
+      t.FindOrInsert(impl.ValuePrefix(&g32), p.key_buf, ValueHash(g32, p.key_buf), &inserted,
+                     &payload);
       if (!inserted) return corrupt("duplicate value");
-      *payload = count;
+      payload.Set(count);
     }
   }
   if (!r.done()) return corrupt("trailing bytes");
@@ -1221,20 +1241,22 @@ Table AggregateStage::Finish(Partial&& all_base) const {
   }
 
   // Value tables grouped by group id (counting sort): entries of group g are
-  // order[begin[g] .. begin[g + 1]).
+  // order[begin[g] .. begin[g + 1]). Without group_by there is one group, and its entries are
+  // the ids 0 .. size - 1 in order (order stays empty).
   std::vector<std::vector<uint32_t>> src_begin(impl.source_field.size());
-  std::vector<std::vector<uint64_t>> src_counts(impl.source_field.size());
   std::vector<std::vector<uint32_t>> src_order(impl.source_field.size());
   for (size_t src = 0; src < impl.source_field.size(); ++src) {
     const HashTable& t = p.values[src];
-    src_counts[src].resize(t.size());
-    for (uint32_t id = 0; id < t.size(); ++id) src_counts[src][id] = t.payload(id);
     std::vector<uint32_t>& begin = src_begin[src];
     std::vector<uint32_t>& order = src_order[src];
+    if (impl.keys.empty()) {
+      begin = {0, static_cast<uint32_t>(t.size())};
+      continue;
+    }
     begin.assign(ngroups + 1, 0);
     std::vector<uint32_t> group_of(t.size());
     for (uint32_t id = 0; id < t.size(); ++id) {
-      std::memcpy(&group_of[id], t.key(id).data(), 4);
+      group_of[id] = impl.ValueGroup(t.key(id));
       ++begin[group_of[id] + 1];
     }
     for (uint32_t g = 0; g < ngroups; ++g) begin[g + 1] += begin[g];
@@ -1242,10 +1264,15 @@ Table AggregateStage::Finish(Partial&& all_base) const {
     std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
     for (uint32_t id = 0; id < t.size(); ++id) order[next[group_of[id]]++] = id;
   }
+  // The id of the j-th entry of value source `src`.
+  auto id_at = [&](size_t src, uint32_t j) {
+    const std::vector<uint32_t>& order = src_order[src];
+    return order.empty() ? j : order[j];
+  };
 
   std::vector<uint32_t> entries;
-  std::vector<std::string> texts;
-  std::vector<uint32_t> idx;
+  std::vector<uint32_t> best;
+  std::string text_a, text_b;
   for (uint32_t g = 0; g < ngroups; ++g) {
     std::vector<Cell>& row = rows[g];
     for (size_t mi = 0; mi < impl.metrics.size(); ++mi) {
@@ -1304,59 +1331,68 @@ Table AggregateStage::Finish(Partial&& all_base) const {
           break;
         }
         case Kind::kTop: {
+          // The k best entries by (count desc, value text bytewise asc), selected with a
+          // heap of k ids (worst on top): no per-entry copies. A string's text is its bytes;
+          // other types are formatted, into two reused buffers, only to break count ties.
           const HashTable& t = p.values[m.source];
-          const std::vector<uint64_t>& counts = src_counts[m.source];
           const std::vector<uint32_t>& begin = src_begin[m.source];
-          const std::vector<uint32_t>& order = src_order[m.source];
           const uint32_t count = begin[g + 1] - begin[g];
-          texts.resize(count);
-          idx.resize(count);
-          for (uint32_t j = 0; j < count; ++j) {
-            texts[j].clear();
-            AppendValueText(m.type, t.key(order[begin[g] + j]).substr(4), &texts[j]);
-            idx[j] = j;
-          }
+          auto text = [&](uint32_t id, std::string* buf) -> std::string_view {
+            const std::string_view value = impl.ValueBytes(t.key(id));
+            if (m.type == FieldType::kString) return value;
+            buf->clear();
+            AppendValueText(m.type, value, buf);
+            return *buf;
+          };
           auto before = [&](uint32_t a, uint32_t b) {
-            const uint64_t ca = counts[order[begin[g] + a]];
-            const uint64_t cb = counts[order[begin[g] + b]];
+            const uint64_t ca = t.payload(a);
+            const uint64_t cb = t.payload(b);
             if (ca != cb) return ca > cb;
-            return texts[a] < texts[b];
+            return text(a, &text_a) < text(b, &text_b);
           };
           const size_t keep = std::min<uint64_t>(static_cast<uint64_t>(m.k), count);
-          std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(), before);
+          best.clear();
+          for (uint32_t j = begin[g]; j < begin[g + 1]; ++j) {
+            const uint32_t id = id_at(m.source, j);
+            if (best.size() < keep) {
+              best.push_back(id);
+              std::push_heap(best.begin(), best.end(), before);
+            } else if (before(id, best.front())) {
+              std::pop_heap(best.begin(), best.end(), before);
+              best.back() = id;
+              std::push_heap(best.begin(), best.end(), before);
+            }
+          }
+          std::sort_heap(best.begin(), best.end(), before);
           Cell cell;
           cell.kind = Cell::Kind::kTop;
           cell.top.reserve(keep);
-          for (size_t j = 0; j < keep; ++j) {
-            cell.top.emplace_back(std::move(texts[idx[j]]), counts[order[begin[g] + idx[j]]]);
+          for (uint32_t id : best) {
+            cell.top.emplace_back(std::string(text(id, &text_a)), t.payload(id));
           }
           row.push_back(std::move(cell));
           break;
         }
         case Kind::kPercentile: {
           const HashTable& t = p.values[m.source];
-          const std::vector<uint64_t>& counts = src_counts[m.source];
           const std::vector<uint32_t>& begin = src_begin[m.source];
-          const std::vector<uint32_t>& order = src_order[m.source];
+          auto value_of = [&](uint32_t id) {
+            uint64_t u;
+            std::memcpy(&u, impl.ValueBytes(t.key(id)).data(), 8);
+            return u;
+          };
           entries.clear();
           uint64_t total = 0;
           for (uint32_t j = begin[g]; j < begin[g + 1]; ++j) {
-            const uint32_t id = order[j];
-            uint64_t u;
-            std::memcpy(&u, t.key(id).data() + 4, 8);
-            if (m.type == FieldType::kFloat && std::isnan(BitsFloat(u))) continue;
+            const uint32_t id = id_at(m.source, j);
+            if (m.type == FieldType::kFloat && std::isnan(BitsFloat(value_of(id)))) continue;
             entries.push_back(id);
-            total += counts[id];
+            total += t.payload(id);
           }
           if (total == 0) {
             row.push_back(Cell::Null());
             break;
           }
-          auto value_of = [&](uint32_t id) {
-            uint64_t u;
-            std::memcpy(&u, t.key(id).data() + 4, 8);
-            return u;
-          };
           std::sort(entries.begin(), entries.end(), [&](uint32_t a, uint32_t b) {
             const uint64_t ua = value_of(a), ub = value_of(b);
             if (m.type == FieldType::kFloat) return BitsFloat(ua) < BitsFloat(ub);
@@ -1370,7 +1406,7 @@ Table AggregateStage::Finish(Partial&& all_base) const {
           uint64_t seen = 0;
           uint64_t chosen = value_of(entries.back());
           for (uint32_t id : entries) {
-            seen += counts[id];
+            seen += t.payload(id);
             if (seen >= rank) {
               chosen = value_of(id);
               break;

@@ -9,8 +9,12 @@
 // instead of running logpipe-gen.
 
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <new>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -28,6 +32,67 @@
 #include "stages/pattern_library.h"
 #include "stages/record_batch.h"
 #include "stages/schema.h"
+
+// Heap accounting for BM_AggregateMemory: every operator new/delete of this binary (the stages'
+// vectors, strings and hash tables all allocate through it) adds or subtracts the usable size
+// of its block; `peak` is the largest `live` since the last ResetPeak().
+namespace heap {
+std::atomic<int64_t> live{0};
+std::atomic<int64_t> peak{0};
+inline void Note(void* p, bool add) {
+  if (!p) return;
+  const int64_t n = static_cast<int64_t>(malloc_usable_size(p));
+  if (add) {
+    const int64_t now = live.fetch_add(n, std::memory_order_relaxed) + n;
+    int64_t old = peak.load(std::memory_order_relaxed);
+    while (now > old && !peak.compare_exchange_weak(old, now, std::memory_order_relaxed)) {
+    }
+  } else {
+    live.fetch_sub(n, std::memory_order_relaxed);
+  }
+}
+inline void ResetPeak() { peak.store(live.load()); }
+inline void* Allocate(size_t n) {
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  Note(p, true);
+  return p;
+}
+inline void* AllocateAligned(size_t n, std::align_val_t a) {
+  const size_t align = static_cast<size_t>(a);
+  void* p = std::aligned_alloc(align, (n + align - 1) / align * align);
+  if (!p) throw std::bad_alloc();
+  Note(p, true);
+  return p;
+}
+inline void Free(void* p) {
+  Note(p, false);
+  std::free(p);
+}
+}  // namespace heap
+
+void* operator new(size_t n) { return heap::Allocate(n); }
+void* operator new[](size_t n) { return heap::Allocate(n); }
+void* operator new(size_t n, std::align_val_t a) { return heap::AllocateAligned(n, a); }
+void* operator new[](size_t n, std::align_val_t a) { return heap::AllocateAligned(n, a); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return heap::Allocate(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { heap::Free(p); }
+void operator delete[](void* p) noexcept { heap::Free(p); }
+void operator delete(void* p, size_t) noexcept { heap::Free(p); }
+void operator delete[](void* p, size_t) noexcept { heap::Free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { heap::Free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { heap::Free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { heap::Free(p); }
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { heap::Free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { heap::Free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { heap::Free(p); }
 
 namespace logpipe {
 namespace {
@@ -348,6 +413,9 @@ std::unique_ptr<AggregateStage> MakeAggregate(const std::vector<std::string>& ke
   return std::move(stage.value());
 }
 
+// Distinct paths in the parsed input (computed once, with distinct(path)).
+uint64_t DistinctPaths();
+
 // ---- AggregateStage::Add -----------------------------------------------------------------
 // One parsed 4 MiB chunk per iteration folded into one Partial that lives through the whole
 // benchmark (as a worker's partial does through a file):
@@ -390,6 +458,100 @@ BENCHMARK(BM_Aggregate)
     ->ArgNames({"top", "fresh"})
     ->Unit(benchmark::kMicrosecond);
 
+// ---- Memory per distinct key, and the serial tail of a 2-worker run ----------------------
+// The reference job's top(path, 10) (no group_by), heap bytes from this binary's operator new
+// (allocated, not resident: capacity counts even where untouched), divided by `keys` (the
+// distinct paths of the input):
+//   live/key        held by one Partial after every batch was added (serial run's state)
+//   add_peak/key    the most held at any moment while adding (growth copies included)
+//   finish_peak/key the most held while Finish runs on that Partial (its transients included)
+//   2w_live/key     held by two Partials, each fed every other batch (a 2-worker run)
+//   2w_peak/key     the most held while those two merge and the result is finished
+//   merge_ms, finish_ms  wall time of that Merge and that Finish (one run each)
+// Run it on more distinct keys with LOGPIPE_MICRO_INPUT=FILE LOGPIPE_MICRO_MB=1024.
+void BM_AggregateMemory(benchmark::State& state) {
+  const Parsed& parsed = ParsedInput();
+  std::unique_ptr<AggregateStage> agg = MakeAggregate({}, {{"top", "top(path, 10)"}}, parsed.schema);
+  using Clock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    double keys = 0;
+    {
+      const int64_t base = heap::live.load();
+      heap::ResetPeak();
+      std::unique_ptr<Partial> p = agg->NewPartial();
+      for (const RecordBatch& b : parsed.batches) agg->Add(b, *p);
+      const int64_t live = heap::live.load() - base;
+      const int64_t add_peak = heap::peak.load() - base;
+      heap::ResetPeak();
+      Table t = agg->Finish(std::move(*p));
+      const int64_t finish_peak = heap::peak.load() - base;
+      // Finish's table is tiny; the distinct count comes from a distinct() run below.
+      keys = static_cast<double>(DistinctPaths());
+      state.counters["keys"] = keys;
+      state.counters["live/key"] = static_cast<double>(live) / keys;
+      state.counters["add_peak/key"] = static_cast<double>(add_peak) / keys;
+      state.counters["finish_peak/key"] = static_cast<double>(finish_peak) / keys;
+      benchmark::DoNotOptimize(t);
+    }
+    {
+      const int64_t base = heap::live.load();
+      std::unique_ptr<Partial> p0 = agg->NewPartial(), p1 = agg->NewPartial();
+      for (size_t i = 0; i < parsed.batches.size(); ++i) {
+        agg->Add(parsed.batches[i], i % 2 == 0 ? *p0 : *p1);
+      }
+      const int64_t live = heap::live.load() - base;
+      heap::ResetPeak();
+      const Clock::time_point t0 = Clock::now();
+      agg->Merge(std::move(*p1), *p0);
+      p1.reset();
+      const Clock::time_point t1 = Clock::now();
+      Table t = agg->Finish(std::move(*p0));
+      const Clock::time_point t2 = Clock::now();
+      const int64_t peak = heap::peak.load() - base;
+      state.counters["2w_live/key"] = static_cast<double>(live) / keys;
+      state.counters["2w_peak/key"] = static_cast<double>(peak) / keys;
+      state.counters["merge_ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
+      state.counters["finish_ms"] = std::chrono::duration<double, std::milli>(t2 - t1).count();
+      benchmark::DoNotOptimize(t);
+    }
+  }
+}
+BENCHMARK(BM_AggregateMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// ---- Merge + Finish of two 2-worker partials (the serial tail of a threads/tbb run) -------
+// Per iteration two Partials are filled from every other batch (not timed), then
+// Merge(p1 -> p0) and Finish(p0) are timed: the single-threaded work after the workers end.
+void BM_AggregateTail(benchmark::State& state) {
+  const Parsed& parsed = ParsedInput();
+  std::unique_ptr<AggregateStage> agg = MakeAggregate({}, {{"top", "top(path, 10)"}}, parsed.schema);
+  using Clock = std::chrono::steady_clock;
+  double merge_s = 0, finish_s = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::unique_ptr<Partial> p0 = agg->NewPartial(), p1 = agg->NewPartial();
+    for (size_t i = 0; i < parsed.batches.size(); ++i) {
+      agg->Add(parsed.batches[i], i % 2 == 0 ? *p0 : *p1);
+    }
+    state.ResumeTiming();
+    const Clock::time_point t0 = Clock::now();
+    agg->Merge(std::move(*p1), *p0);
+    const Clock::time_point t1 = Clock::now();
+    Table t = agg->Finish(std::move(*p0));
+    const Clock::time_point t2 = Clock::now();
+    merge_s += std::chrono::duration<double>(t1 - t0).count();
+    finish_s += std::chrono::duration<double>(t2 - t1).count();
+    benchmark::DoNotOptimize(t);
+    state.PauseTiming();
+    p0.reset();
+    p1.reset();
+    state.ResumeTiming();
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["merge_ms"] = 1e3 * merge_s / n;
+  state.counters["finish_ms"] = 1e3 * finish_s / n;
+}
+BENCHMARK(BM_AggregateTail)->Unit(benchmark::kMillisecond);
+
 // Distinct paths in the input, printed once so the top numbers can be read.
 void BM_InputFacts(benchmark::State& state) {
   const Parsed& parsed = ParsedInput();
@@ -405,6 +567,19 @@ void BM_InputFacts(benchmark::State& state) {
   state.counters["lines"] = static_cast<double>(TotalLines());
   state.counters["chunks"] = static_cast<double>(Chunks().size());
 }
+uint64_t DistinctPaths() {
+  static const uint64_t n = [] {
+    const Parsed& parsed = ParsedInput();
+    std::unique_ptr<AggregateStage> agg =
+        MakeAggregate({}, {{"paths", "distinct(path)"}}, parsed.schema);
+    std::unique_ptr<Partial> p = agg->NewPartial();
+    for (const RecordBatch& b : parsed.batches) agg->Add(b, *p);
+    Table t = agg->Finish(std::move(*p));
+    return static_cast<uint64_t>(t.rows.at(0).at(0).i);
+  }();
+  return n;
+}
+
 BENCHMARK(BM_InputFacts)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -8,8 +8,10 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -769,6 +771,74 @@ TEST(AggregateMerge, DecodeRejectsDuplicateGroupsAndValues) {
 
 // ---------------------------------------------------------------------------------------------
 // Scale and allocation
+
+// top(f, k) against a brute force (count every value in a std::map, sort all of them by
+// count desc then text asc), with and without group_by, for a string field and an int field
+// (whose text order differs from its numeric order), from one partial, from two merged
+// partials, and through Encode/Decode.
+TEST(AggregateStage, TopMatchesAFullSortWithAndWithoutGroupBy) {
+  const RandomRows rows(6000, 11);
+  for (const bool grouped : {false, true}) {
+    const std::vector<std::string> keys =
+        grouped ? std::vector<std::string>{"status"} : std::vector<std::string>{};
+    auto stage = MakeStage(keys, {{"tb", "top(bytes, 7)"}, {"tp", "top(path, 5)"}});
+    // Brute force: group label -> value text -> count.
+    std::map<std::string, std::map<std::string, uint64_t>> bytes_counts, path_counts;
+    std::set<std::string> groups;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const uint8_t m = rows.present[i];
+      const std::string g = !grouped ? "" : (m & 1) ? "i" + std::to_string(rows.status[i]) : "null";
+      groups.insert(g);
+      if (m & 2) ++bytes_counts[g][std::to_string(rows.bytes[i])];
+      if (m & 4) ++path_counts[g][rows.path[i]];
+    }
+    auto top = [](const std::map<std::string, uint64_t>& counts, size_t k) {
+      std::vector<std::pair<std::string, uint64_t>> all(counts.begin(), counts.end());
+      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+      });
+      if (all.size() > k) all.resize(k);
+      std::string out = "[";
+      for (const auto& [v, n] : all) out += v + ":" + std::to_string(n) + ",";
+      return out + "]";
+    };
+    // Rows sort by status with absent first: "null" before the ints, which std::map orders
+    // as text; re-sort them numerically.
+    std::vector<std::string> order(groups.begin(), groups.end());
+    std::sort(order.begin(), order.end(), [](const std::string& a, const std::string& b) {
+      if (a == "null" || b == "null") return a == "null" && b != "null";
+      if (a.empty() || b.empty()) return a.empty() && !b.empty();
+      return std::stoll(a.substr(1)) < std::stoll(b.substr(1));
+    });
+    std::string want = grouped ? "status|tb|tp|\n" : "tb|tp|\n";
+    for (const std::string& g : order) {
+      if (grouped) want += g + "|";
+      want += top(bytes_counts[g], 7) + "|" + top(path_counts[g], 5) + "|\n";
+    }
+
+    auto one = stage->NewPartial();
+    auto all = rows.Batch(0, rows.size());
+    stage->Add(all->batch(), *one);
+    EXPECT_EQ(Dump(stage->Finish(std::move(*one))), want) << grouped;
+
+    auto a = stage->NewPartial();
+    auto b = stage->NewPartial();
+    auto first = rows.Batch(0, 2500);
+    auto second = rows.Batch(2500, rows.size());
+    stage->Add(first->batch(), *a);
+    stage->Add(second->batch(), *b);
+    std::string bytes;
+    stage->Encode(*b, &bytes);
+    auto c = stage->NewPartial();
+    ASSERT_TRUE(stage->Decode(bytes, c.get()).ok());
+    stage->Merge(std::move(*b), *a);
+    EXPECT_EQ(Dump(stage->Finish(std::move(*a))), want) << grouped;
+    auto d = stage->NewPartial();
+    stage->Add(first->batch(), *d);
+    stage->Merge(std::move(*d), *c);
+    EXPECT_EQ(Dump(stage->Finish(std::move(*c))), want) << grouped;
+  }
+}
 
 TEST(AggregateStage, HandlesQuarterMillionDistinctKeys) {
   constexpr uint32_t kKeys = 250000;
