@@ -9,6 +9,7 @@ packages=(
   zlib1g-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
   python3 gzip zstd
+  chromium  # headless, for the comparison report's browser test (tests/pipeline/compare_html_test.cc)
 )
 
 missing=()

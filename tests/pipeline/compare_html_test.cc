@@ -1,15 +1,22 @@
 // FormatCompareHtml: the self-contained comparison report. Checks the page's structure on a
 // hand-made result (escaping, chart ids, failed and different variants marked, size bounded
-// with huge timelines).
+// with huge timelines), then loads it in headless Chromium: it must load without console
+// errors and show the charts.
 
 #include "pipeline/compare_html.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "io/text_escape.h"
+#include "tests/support/run_command.h"
+#include "tests/support/temp_dir.h"
 
 namespace logpipe {
 namespace {
@@ -336,6 +343,101 @@ TEST(CompareHtml, SizeStaysBoundedWithHugeTimelines) {
   EXPECT_LT(timeline.size(), 600u * 1024u);
   EXPECT_LT(page.size(), small.size() + 600u * 1024u);
   EXPECT_LT(page.size(), 1024u * 1024u);
+}
+
+// --- Headless Chromium ----------------------------------------------------------------------
+
+constexpr char kChromium[] = "/usr/bin/chromium";
+
+std::vector<std::string> ChromiumArgs(const testing::TempDir& dir) {
+  // --no-sandbox: tests run as root in CI; a private profile so runs never share state.
+  return {"/usr/bin/timeout", "90",         kChromium,
+          "--headless",       "--no-sandbox", "--disable-gpu",
+          "--no-first-run",   "--disable-extensions",
+          "--user-data-dir=" + dir.path() + "/profile",
+          "--enable-logging=stderr", "--v=0"};
+}
+
+// Lines of Chromium's stderr that are about the page. With --enable-logging=stderr, every
+// message of the page's console arrives as "[pid:tid:time:INFO:CONSOLE:line] "text", source:
+// file:///... (line)": script errors ("Uncaught ..."), resources that failed to load, and
+// Content-Security-Policy refusals (the page forbids scripts and fetches, so anything that
+// tries is logged). The page has no script, so any console line at all is a fault. Everything
+// else on stderr is the browser's own noise on a headless VM (no D-Bus, no GPU, no VA-API,
+// the launcher script's shell warnings) and is ignored.
+std::vector<std::string> PageProblems(const std::string& err, const std::string& page_url) {
+  std::vector<std::string> problems;
+  std::istringstream lines(err);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find(":CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos ||
+        line.find(page_url) != std::string::npos) {
+      problems.push_back(line);
+    }
+  }
+  return problems;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
+TEST(CompareHtml, LoadsInHeadlessChromiumWithoutErrors) {
+  if (access(kChromium, X_OK) != 0) {
+    GTEST_SKIP() << kChromium << " is missing: scripts/install-deps.sh installs it (Debian "
+                 << "package chromium)";
+  }
+  testing::TempDir dir;
+  CompareResult result = TroubledResult();
+  std::string page_path = dir.Write("compare.html", FormatCompareHtml(result));
+  std::string url = "file://" + page_path;
+
+  auto args = ChromiumArgs(dir);
+  args.push_back("--dump-dom");
+  args.push_back(url);
+  testing::CommandResult run = testing::RunCommand(args);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(PageProblems(run.err, url), std::vector<std::string>{}) << JoinLines(PageProblems(run.err, url));
+  // The DOM as the browser parsed it: every chart, the banner, and no script element (the
+  // hostile variant name stayed text).
+  const std::string& dom = run.out;
+  for (std::string id : {"chart-wall", "chart-speedup", "summary", "problems", "advice"}) {
+    EXPECT_NE(dom.find("id=\"" + id + "\""), std::string::npos) << id;
+  }
+  for (size_t i = 0; i < result.variants.size(); ++i) {
+    if (result.variants[i].timeline.empty()) continue;
+    EXPECT_NE(dom.find("<svg id=\"timeline-" + std::to_string(i) + "\""), std::string::npos) << i;
+  }
+  EXPECT_EQ(Count(dom, "<svg "), Count(dom, "</svg>"));
+  EXPECT_GE(Count(dom, "<svg "), 2u + 4u);
+  EXPECT_EQ(Lower(dom).find("<script"), std::string::npos);
+  EXPECT_NE(dom.find("&lt;script&gt;alert('x')&lt;/script&gt;"), std::string::npos);
+}
+
+TEST(CompareHtml, ScreenshotInHeadlessChromium) {
+  if (access(kChromium, X_OK) != 0) {
+    GTEST_SKIP() << kChromium << " is missing: scripts/install-deps.sh installs it (Debian "
+                 << "package chromium)";
+  }
+  testing::TempDir dir;
+  std::string page_path = dir.Write("compare.html", FormatCompareHtml(RealisticResult()));
+  std::string url = "file://" + page_path;
+  std::string png = dir.path() + "/compare.png";
+  auto args = ChromiumArgs(dir);
+  args.insert(args.end(), {"--hide-scrollbars", "--window-size=1200,2000",
+                           "--screenshot=" + png, url});
+  testing::CommandResult run = testing::RunCommand(args);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(PageProblems(run.err, url), std::vector<std::string>{});
+  std::string bytes = testing::ReadFile(png);
+  ASSERT_GT(bytes.size(), 10'000u);  // a blank 1200x2000 page compresses to far less
+  EXPECT_EQ(bytes.substr(0, 8), "\x89PNG\r\n\x1a\n");
+  // LOGPIPE_SCREENSHOT_OUT=docs/compare-report.png refreshes the README's picture.
+  if (const char* keep = std::getenv("LOGPIPE_SCREENSHOT_OUT"); keep && *keep) {
+    std::ofstream(keep, std::ios::binary) << bytes;
+  }
 }
 
 }  // namespace
