@@ -4,10 +4,12 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "pipeline/compare.h"
 #include "pipeline/config_yaml.h"
 #include "pipeline/job.h"
 #include "pipeline/plan.h"
@@ -29,6 +31,13 @@ struct CliOptions {
   bool version = false;
   bool help = false;
   RunOptions run;
+  std::string redirect_outputs;  // write every output into this directory instead
+  // Comparison mode.
+  std::vector<std::string> compare;       // config files, one variant each
+  std::vector<std::string> compare_sets;  // KEY=V1,V2,... lists (cartesian product)
+  int repeat = 5;
+  int warmup = 1;
+  std::string compare_out;
 };
 
 po::options_description Describe() {
@@ -52,6 +61,20 @@ po::options_description Describe() {
       ("stats-json", po::value<std::string>(),
        "FILE: write the run's measurements (time busy, waiting and blocked per worker, CPU "
        "time, bytes) as JSON")
+      ("redirect-outputs", po::value<std::string>(),
+       "DIR: write every output (reports, records, rejects, stdout ones too) into DIR instead "
+       "of its configured path (the comparison mode runs its children so)")
+      ("compare", po::value<std::vector<std::string>>()->multitoken()->composing(),
+       "A.yaml B.yaml ...: comparison mode: run each config as a variant, alternating and "
+       "repeated, check their outputs agree, and show which is fastest and why")
+      ("compare-set", po::value<std::vector<std::string>>()->composing(),
+       "KEY.PATH=V1,V2,...: comparison mode over --config: one variant per value (several "
+       "--compare-set: their cartesian product), e.g. stages.parse.exec.model=serial,threads")
+      ("repeat", po::value<int>(), "comparison mode: measured runs per variant (default 5)")
+      ("warmup", po::value<int>(), "comparison mode: unmeasured rounds first (default 1)")
+      ("compare-out", po::value<std::string>(),
+       "DIR: comparison mode: also write compare.json, compare.csv, compare.html (charts) and "
+       "one activity trace per variant (traces/) into DIR")
       ("version", "print the version")
       ("help,h", "print this help");
   return desc;
@@ -78,6 +101,16 @@ Status ParseArgs(int argc, char** argv, CliOptions* options) {
   options->help = vm.count("help") > 0;
   if (vm.count("trace")) options->run.trace_path = vm["trace"].as<std::string>();
   if (vm.count("stats-json")) options->run.stats_path = vm["stats-json"].as<std::string>();
+  if (vm.count("redirect-outputs")) {
+    options->redirect_outputs = vm["redirect-outputs"].as<std::string>();
+  }
+  if (vm.count("compare")) options->compare = vm["compare"].as<std::vector<std::string>>();
+  if (vm.count("compare-set")) {
+    options->compare_sets = vm["compare-set"].as<std::vector<std::string>>();
+  }
+  if (vm.count("repeat")) options->repeat = vm["repeat"].as<int>();
+  if (vm.count("warmup")) options->warmup = vm["warmup"].as<int>();
+  if (vm.count("compare-out")) options->compare_out = vm["compare-out"].as<std::string>();
   return Status::Ok();
 }
 
@@ -102,6 +135,73 @@ int Fail(const Status& status) {
   return status.exit_code();
 }
 
+// --redirect-outputs: every output into `dir`, named by kind and position, so a run can be
+// compared with another without touching the configured files.
+void RedirectOutputs(const std::string& dir, Plan* plan) {
+  for (size_t i = 0; i < plan->report_outputs.size(); ++i) {
+    plan->report_outputs[i].path = dir + "/report-" + std::to_string(i + 1) + "." +
+                                   plan->report_outputs[i].format;
+  }
+  for (size_t i = 0; i < plan->record_outputs.size(); ++i) {
+    plan->record_outputs[i].spec.path = dir + "/records-" + std::to_string(i + 1) + "." +
+                                        plan->record_outputs[i].spec.format;
+  }
+  if (!plan->rejects_path.empty()) plan->rejects_path = dir + "/rejects.txt";
+}
+
+// Comparison mode: variants from --compare files and/or --compare-set lists.
+int RunCompareMode(const CliOptions& options) {
+  std::vector<std::string> configs = options.compare;
+  if (configs.empty()) {
+    if (options.config.empty()) {
+      return Fail(UsageError("--compare-set needs --config run.yaml (the job to vary)"));
+    }
+    configs.push_back(options.config);
+  } else if (!options.config.empty()) {
+    return Fail(UsageError("give either --compare A.yaml B.yaml ... or --config with "
+                           "--compare-set, not --config with --compare"));
+  }
+  CompareOptions compare;
+  Status first_error;
+  for (const auto& config : configs) {
+    Result<std::vector<CompareVariant>> variants =
+        VariantsFromSets(config, options.overrides, options.compare_sets);
+    if (!variants.ok()) return Fail(variants.status());
+    for (auto& v : *variants) {
+      if (configs.size() > 1) {
+        const std::string stem = std::filesystem::path(config).stem().string();
+        v.name = options.compare_sets.empty() ? stem : stem + " " + v.name;
+      }
+      // Check each variant's config now: a typo fails before minutes of runs. A combination
+      // that cannot run (model serial with workers 2) is left out, with a note.
+      Result<Config> loaded = LoadConfigFile(v.config, v.sets);
+      if (!loaded.ok()) return Fail(loaded.status());
+      Result<Plan> plan = BuildPlan(std::move(loaded.value()));
+      if (!plan.ok()) {
+        if (first_error.ok()) first_error = plan.status();
+        std::cerr << "logpipe: compare: leaving out '" << v.name
+                  << "': " << plan.status().message() << "\n";
+        continue;
+      }
+      compare.variants.push_back(std::move(v));
+    }
+  }
+  if (compare.variants.empty()) return Fail(first_error);
+  compare.repeat = options.repeat;
+  compare.warmup = options.warmup;
+  compare.out_dir = options.compare_out;
+  compare.quiet = options.quiet;
+  CompareResult result;
+  Status status = RunComparison(compare, &result);
+  if (!result.variants.empty()) std::cout << FormatCompareTable(result) << std::flush;
+  if (!status.ok()) return Fail(status);
+  if (!options.compare_out.empty() && !options.quiet) {
+    std::cerr << "logpipe: wrote " << options.compare_out << "/compare.{json,csv,html} and "
+              << options.compare_out << "/traces/\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -123,6 +223,7 @@ int RunCli(int argc, char** argv) {
     PrintPatterns();
     return 0;
   }
+  if (!options.compare.empty() || !options.compare_sets.empty()) return RunCompareMode(options);
   if (options.config.empty()) {
     return Fail(UsageError("no config given; run logpipe --config run.yaml (see --help)"));
   }
@@ -134,6 +235,7 @@ int RunCli(int argc, char** argv) {
     std::cout << plan->Explain();
     return 0;
   }
+  if (!options.redirect_outputs.empty()) RedirectOutputs(options.redirect_outputs, &plan.value());
   if (options.dry_run) {
     Result<std::string> summary = DryRun(*plan);
     if (!summary.ok()) return Fail(summary.status());

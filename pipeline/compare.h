@@ -60,9 +60,12 @@ struct CompareStage {
   double busy_s = 0;  // summed over its tracks
   double wait_input_s = 0;
   double blocked_output_s = 0;
-  double cpu_s = 0;
+  double cpu_s = 0;       // on a CPU while busy
+  double runqueue_s = 0;  // runnable but waiting for a core (more threads than cores)
   double busy_share = 0;  // busy / (wall x tracks)
-  std::string bound;      // "CPU-bound", "I/O-bound", "starved (waits for input)", "light"
+  // "CPU-bound", "CPU-bound (short of cores)", "I/O-bound", "starved (waits for input)",
+  // "blocked (waits for downstream)" or "light".
+  std::string bound;
 };
 
 // One worker's spans of one run, for the activity timeline.

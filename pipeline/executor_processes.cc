@@ -344,12 +344,14 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
   return Status::Ok();
 }
 
-// A shard's track travels after its partials: the sums per kind, CPU time, then its spans.
+// A shard's track travels after its partials: the sums per kind, CPU and run-queue time, then
+// its spans.
 void EncodeTrack(const RunTrace::Track& track, std::string* out) {
   for (int k = 0; k < kSpanKinds; ++k) {
     PutU64(static_cast<uint64_t>(track.total_ns(static_cast<SpanKind>(k))), out);
   }
   PutU64(static_cast<uint64_t>(track.cpu_ns()), out);
+  PutU64(static_cast<uint64_t>(track.runq_ns()), out);
   PutU64(track.spans().size(), out);
   for (const Span& span : track.spans()) {
     for (uint64_t v : {static_cast<uint64_t>(span.kind), static_cast<uint64_t>(span.start_ns),
@@ -361,14 +363,16 @@ void EncodeTrack(const RunTrace::Track& track, std::string* out) {
 
 bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
   int64_t totals[kSpanKinds];
-  uint64_t cpu = 0, n = 0;
+  uint64_t cpu = 0, runq = 0, n = 0;
   for (int64_t& t : totals) {
     uint64_t v = 0;
     if (!GetU64(in, &v)) return false;
     t = static_cast<int64_t>(v);
   }
-  if (!GetU64(in, &cpu) || !GetU64(in, &n) || n > in->size() / 32) return false;
-  track->AddTotals(totals, static_cast<int64_t>(cpu));
+  if (!GetU64(in, &cpu) || !GetU64(in, &runq) || !GetU64(in, &n) || n > in->size() / 32) {
+    return false;
+  }
+  track->AddTotals(totals, static_cast<int64_t>(cpu), static_cast<int64_t>(runq));
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t kind = 0, start = 0, end = 0, seq = 0;
     if (!GetU64(in, &kind) || !GetU64(in, &start) || !GetU64(in, &end) || !GetU64(in, &seq) ||

@@ -70,7 +70,8 @@ void AppendRunStatsJson(const Plan& plan, const JobResult& result, const RunTrac
         {"setup_s", t.total_ns(SpanKind::kSetup)},
         {"wait_input_s", t.total_ns(SpanKind::kWaitInput)},
         {"blocked_output_s", t.total_ns(SpanKind::kWaitOutput)},
-        {"cpu_s", t.cpu_ns()}};
+        {"cpu_s", t.cpu_ns()},
+        {"runqueue_s", t.runq_ns()}};
     for (const auto& [key, ns] : fields) {
       out->append(", ");
       Key(key, out);

@@ -1,6 +1,8 @@
 #include "pipeline/run_trace.h"
 
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,12 +26,53 @@ void AppendMicros(int64_t ns, std::string* out) {
   out->append(buf);
 }
 
+// The calling thread's /proc/thread-self/schedstat, kept open (a pread is a couple of
+// microseconds) and closed when the thread ends. Reopened in a forked child, whose thread is
+// another one than the descriptor was opened for.
+class SchedstatFile {
+ public:
+  ~SchedstatFile() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int fd() {
+    const pid_t tid = gettid();
+    if (tid != tid_) {
+      if (fd_ >= 0) close(fd_);
+      fd_ = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+      tid_ = tid;
+    }
+    return fd_;
+  }
+
+ private:
+  int fd_ = -1;
+  pid_t tid_ = -1;
+};
+
 }  // namespace
 
-int64_t ThreadCpuNs() {
+ThreadTimes CurrentThreadTimes() {
+  thread_local SchedstatFile schedstat;
+  const int fd = schedstat.fd();
+  ThreadTimes t;
+  if (fd >= 0) {
+    char buf[96];
+    const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n > 0) {
+      buf[n] = '\0';
+      long long cpu = 0, runq = 0;
+      if (std::sscanf(buf, "%lld %lld", &cpu, &runq) == 2) {
+        t.cpu_ns = cpu;
+        t.runq_ns = runq;
+        return t;
+      }
+    }
+  }
   timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+    t.cpu_ns = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+  return t;
 }
 
 const char* SpanKindName(SpanKind kind) {
@@ -51,9 +94,10 @@ RunTrace::Track::Track(std::string name, std::string role, const RunTrace* trace
 int64_t RunTrace::Track::Now() const { return trace_->Now(); }
 
 void RunTrace::Track::Add(SpanKind kind, int64_t start_ns, int64_t end_ns, uint64_t seq,
-                          int64_t cpu_ns) {
+                          int64_t cpu_ns, int64_t runq_ns) {
   totals_[static_cast<int>(kind)] += end_ns - start_ns;
   cpu_ns_ += cpu_ns;
+  runq_ns_ += runq_ns;
   if (first_ns_ < 0) first_ns_ = start_ns;
   last_ns_ = end_ns;
   if (trace_->keep_spans() && spans_.size() < kMaxSpansPerTrack) {
@@ -67,9 +111,11 @@ void RunTrace::Track::AppendSpan(const Span& span) {
   if (trace_->keep_spans() && spans_.size() < kMaxSpansPerTrack) spans_.push_back(span);
 }
 
-void RunTrace::Track::AddTotals(const int64_t (&totals)[kSpanKinds], int64_t cpu_ns) {
+void RunTrace::Track::AddTotals(const int64_t (&totals)[kSpanKinds], int64_t cpu_ns,
+                               int64_t runq_ns) {
   for (int k = 0; k < kSpanKinds; ++k) totals_[k] += totals[k];
   cpu_ns_ += cpu_ns;
+  runq_ns_ += runq_ns;
 }
 
 RunTrace::RunTrace(bool keep_spans) : keep_spans_(keep_spans), origin_ns_(SteadyNs()) {}

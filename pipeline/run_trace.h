@@ -11,8 +11,8 @@
 //
 // Thread-safety: NewTrack() may be called from any thread; a Track is written by one thread
 //   at a time (its owner). Reading (the writers) happens after the run, when no thread writes.
-// Cost: four clock reads (two of them the thread's CPU clock) and one vector append per span,
-//   a few per chunk; spans are kept only when asked
+// Cost: two clock reads, two small reads of /proc/thread-self/schedstat and one vector append
+//   per span, a few per chunk; spans are kept only when asked
 //   (keep_spans), at most kMaxSpansPerTrack per track (the sums stay exact beyond that).
 
 #include <cstdint>
@@ -54,18 +54,20 @@ class RunTrace {
     Track(std::string name, std::string role, const RunTrace* trace);
 
     int64_t Now() const;
-    // `cpu_ns`: CPU time the thread spent in the span (ThreadCpuNs() differences).
+    // `cpu_ns`: CPU time the thread spent in the span; `runq_ns`: time it was runnable but
+    // waiting for a core (both ThreadTimes() differences).
     void Add(SpanKind kind, int64_t start_ns, int64_t end_ns, uint64_t seq = UINT64_MAX,
-             int64_t cpu_ns = 0);
+             int64_t cpu_ns = 0, int64_t runq_ns = 0);
     // For a track measured in another process (a shard): its sums, as that process saw them,
     // and its spans (AppendSpan does not add to the sums).
-    void AddTotals(const int64_t (&totals)[kSpanKinds], int64_t cpu_ns);
+    void AddTotals(const int64_t (&totals)[kSpanKinds], int64_t cpu_ns, int64_t runq_ns);
     void AppendSpan(const Span& span);
 
     const std::string& name() const { return name_; }
     const std::string& role() const { return role_; }
     int64_t total_ns(SpanKind kind) const { return totals_[static_cast<int>(kind)]; }
     int64_t cpu_ns() const { return cpu_ns_; }
+    int64_t runq_ns() const { return runq_ns_; }
     const std::vector<Span>& spans() const { return spans_; }
     int64_t first_ns() const { return first_ns_; }  // start of its first span (-1: none)
     int64_t last_ns() const { return last_ns_; }    // end of its last span
@@ -76,6 +78,7 @@ class RunTrace {
     const RunTrace* trace_;
     int64_t totals_[kSpanKinds] = {};
     int64_t cpu_ns_ = 0;
+    int64_t runq_ns_ = 0;
     int64_t first_ns_ = -1;
     int64_t last_ns_ = 0;
     std::vector<Span> spans_;
@@ -104,8 +107,13 @@ class RunTrace {
   std::deque<Track> tracks_;
 };
 
-// The calling thread's CPU time so far, in nanoseconds.
-int64_t ThreadCpuNs();
+// The calling thread's time so far on a CPU and runnable but waiting for one (Linux
+// /proc/thread-self/schedstat; without it, CPU time from the thread clock and no wait).
+struct ThreadTimes {
+  int64_t cpu_ns = 0;
+  int64_t runq_ns = 0;
+};
+ThreadTimes CurrentThreadTimes();
 
 // A span of `kind` on `track` from construction to destruction (no-op when track is null).
 class ScopedSpan {
@@ -115,9 +123,12 @@ class ScopedSpan {
         kind_(kind),
         seq_(seq),
         start_(track ? track->Now() : 0),
-        cpu_start_(track ? ThreadCpuNs() : 0) {}
+        times_(track ? CurrentThreadTimes() : ThreadTimes()) {}
   ~ScopedSpan() {
-    if (track_) track_->Add(kind_, start_, track_->Now(), seq_, ThreadCpuNs() - cpu_start_);
+    if (track_ == nullptr) return;
+    const ThreadTimes now = CurrentThreadTimes();
+    track_->Add(kind_, start_, track_->Now(), seq_, now.cpu_ns - times_.cpu_ns,
+                now.runq_ns - times_.runq_ns);
   }
   void set_seq(uint64_t seq) { seq_ = seq; }
   ScopedSpan(const ScopedSpan&) = delete;
@@ -128,7 +139,7 @@ class ScopedSpan {
   SpanKind kind_;
   uint64_t seq_;
   int64_t start_;
-  int64_t cpu_start_;
+  ThreadTimes times_;
 };
 
 }  // namespace logpipe

@@ -107,10 +107,11 @@ CompareVariantResult Variant(const std::string& name, const std::string& model, 
   v.speedup_max = speedup * 1.05;
   v.efficiency = speedup / workers;
   v.stages = {
-      {"read", 1, wall * 0.2, wall * 0.01, wall * 0.7, wall * 0.15, 0.2, "light"},
+      {"read", 1, wall * 0.2, wall * 0.01, wall * 0.7, wall * 0.15, 0, 0.2, "light"},
       {"parse -> aggregate", workers, wall * 0.85 * workers, wall * 0.1 * workers, 0,
-       wall * 0.8 * workers, 0.85, "CPU-bound"},
-      {"deliver", 1, wall * 0.05, wall * 0.9, 0, wall * 0.04, 0.05, "starved (waits for input)"},
+       wall * 0.8 * workers, 0, 0.85, "CPU-bound"},
+      {"deliver", 1, wall * 0.05, wall * 0.9, 0, wall * 0.04, 0, 0.05,
+       "starved (waits for input)"},
   };
   int chunks = 40;
   double work = wall / chunks * workers * 0.95;
