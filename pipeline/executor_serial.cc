@@ -27,7 +27,7 @@ class SerialExecutor : public Executor {
       Result<bool> more = stream.Next(&item.chunk);
       if (!more.ok()) return more.status();
       if (!*more) break;
-      item.batch.Reset(item.chunk, plan.schema.size());
+      item.batch.Reset(item.chunk, plan.schema.size(), plan.starts_event());
       for (size_t s = 0; s < plan.segments.size(); ++s) {
         RunSegmentStages(plan, plan.segments[s], item, states[s]);
       }
