@@ -537,6 +537,12 @@ std::string Plan::Explain() const {
   out += "memory bound: " + std::to_string(live_tokens) + " chunk" +
          (live_tokens == 1 ? "" : "s") + " in flight x " + HumanBytes(chunker.chunk_bytes) +
          " (+ a partial line carried between chunks) + aggregate state" +
+         (chunker.multiline.enabled()
+              ? " + multi-line events: each chunk up to one event (" +
+                    HumanBytes(chunker.multiline.max_bytes) +
+                    ") longer, and the reader's line chunk (" + HumanBytes(chunker.chunk_bytes) +
+                    ")"
+              : std::string()) +
          (fetch.model == FetchModel::kSerial
               ? std::string()
               : " + fetch buffers (2 x " + std::to_string(fetch.workers) + " inputs x " +
