@@ -4,7 +4,9 @@
 // A line never spans two chunks. `data()` holds the raw bytes of consecutive lines exactly as
 // read (including their '\n' and any '\r'); only the last line of an input may lack its '\n'.
 // Lines longer than the chunker's max_line_bytes are never stored: they are listed in
-// `oversized` of the chunk that follows them, so line numbering stays exact.
+// `oversized` of the chunk that follows them, so line numbering stays exact. With multi-line
+// events on (ChunkerOptions::multiline), a chunk holds whole events only and the lines dropped
+// from truncated events are counted in `dropped_lines` of the chunk that follows them.
 // Thread-safety: none; a Chunk is handed from stage to stage, one owner at a time.
 // Lifetime: views into data() are valid until the Chunk is refilled or destroyed.
 // Cost: the buffer is allocated once and reused when the Chunk is refilled (chunk pools keep
@@ -48,6 +50,11 @@ class Chunk {
   uint64_t line_count = 0;  // number of lines in data() (oversized lines not included)
   bool last_in_source = false;            // no more chunks follow from this input
   std::vector<OversizedLine> oversized;   // lines dropped just before this chunk's data
+  // Multi-line events only (else 0): continuation lines of truncated events dropped just
+  // before this chunk's data (before any `oversized` lines), and the events in data() that were
+  // cut short at max_lines or max_bytes.
+  uint64_t dropped_lines = 0;
+  uint64_t truncated_events = 0;
 
  private:
   std::unique_ptr<char[]> buf_;

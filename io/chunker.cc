@@ -150,8 +150,14 @@ Status Chunker::SkipOversizedLine(Chunk* chunk, size_t* size) {
 }
 
 Result<bool> Chunker::Next(Chunk* chunk) {
+  return options_.multiline.enabled() ? NextEvents(chunk) : NextLines(chunk);
+}
+
+Result<bool> Chunker::NextLines(Chunk* chunk) {
   chunk->set_size(0);
   chunk->line_count = 0;
+  chunk->dropped_lines = 0;
+  chunk->truncated_events = 0;
   chunk->last_in_source = false;
   chunk->oversized.clear();
   chunk->source = source_index_;
@@ -278,6 +284,113 @@ Result<bool> Chunker::Next(Chunk* chunk) {
   chunk->last_in_source = eof_ && carry_.size() == 0 && pending_.empty();
   if (chunk->last_in_source) done_ = true;
   return true;
+}
+
+void Chunker::AppendLine(const char* begin, size_t n, Chunk* chunk) {
+  const size_t size = chunk->size();
+  if (size + n > chunk->capacity()) {
+    chunk->Reserve(std::max({size + n, 2 * chunk->capacity(), kMinFill}));
+  }
+  std::memcpy(chunk->mutable_data() + size, begin, n);
+  chunk->set_size(size + n);
+  ++chunk->line_count;
+}
+
+Result<bool> Chunker::NextEvents(Chunk* chunk) {
+  chunk->set_size(0);
+  chunk->line_count = 0;
+  chunk->last_in_source = false;
+  chunk->oversized.clear();
+  chunk->oversized.swap(event_pending_);
+  chunk->dropped_lines = 0;
+  chunk->truncated_events = 0;
+  chunk->source = source_index_;
+  chunk->offset = lines_.offset + pos_;
+  chunk->first_line = pos_line_;
+  if (events_done_) return false;
+
+  const MultilineOptions& ml = options_.multiline;
+  const uint64_t max_lines = std::max<size_t>(ml.max_lines, 1);
+  for (;;) {
+    if (pos_ >= lines_.size()) {
+      // This line chunk is used up: take the next one, unless the input is over.
+      bool more = false;
+      if (!lines_done_) {
+        Result<bool> got = NextLines(&lines_);
+        if (!got.ok()) {
+          chunk->set_size(0);
+          return got.status();
+        }
+        more = *got;
+        lines_done_ = !more;
+        pos_ = 0;
+        pos_line_ = lines_.first_line;
+      }
+      if (!more) {
+        events_done_ = true;
+        if (chunk->size() == 0) {
+          if (chunk->oversized.empty() && chunk->dropped_lines == 0) return false;
+          chunk->offset = lines_.offset + pos_;
+          chunk->first_line = pos_line_;
+        }
+        chunk->last_in_source = true;
+        return true;
+      }
+      if (!lines_.oversized.empty()) {
+        // Oversized lines come just before lines_'s data; they end the open event.
+        event_lines_ = 0;
+        dropping_ = false;
+        if (chunk->size() > 0) {
+          event_pending_.swap(lines_.oversized);
+          lines_.oversized.clear();
+          return true;
+        }
+        for (OversizedLine& line : lines_.oversized) chunk->oversized.push_back(std::move(line));
+        lines_.oversized.clear();
+      }
+      continue;
+    }
+
+    const char* p = lines_.data() + pos_;
+    const size_t avail = lines_.size() - pos_;
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', avail));
+    const size_t n = nl != nullptr ? static_cast<size_t>(nl - p) + 1 : avail;  // with its '\n'
+    size_t len = nl != nullptr ? n - 1 : n;
+    if (len > 0 && p[len - 1] == '\r') --len;
+    const bool starts =
+        event_lines_ == 0 || pos_starts_event_ || ml.starts_event(std::string_view(p, len));
+    pos_starts_event_ = false;
+    if (starts) {
+      if (chunk->size() > 0 && chunk->size() >= options_.chunk_bytes) {
+        pos_starts_event_ = true;  // cut before it; the next chunk starts with it
+        return true;
+      }
+      event_lines_ = 1;
+      event_bytes_ = len;
+      dropping_ = false;
+    } else if (dropping_) {
+      // A continuation of a truncated event: dropped (this chunk is still empty).
+      ++chunk->dropped_lines;
+      pos_ += n;
+      ++pos_line_;
+      continue;
+    } else if (event_lines_ + 1 > max_lines || event_bytes_ + 1 + len > ml.max_bytes) {
+      // The first line over a bound: the event (all in this chunk) ends before it.
+      dropping_ = true;
+      ++chunk->truncated_events;
+      return true;
+    } else {
+      ++event_lines_;
+      event_bytes_ += 1 + len;
+    }
+    if (chunk->size() == 0) {
+      chunk->offset = lines_.offset + pos_;
+      chunk->first_line = pos_line_;
+    }
+    AppendLine(p, n, chunk);
+    pos_ += n;
+    ++pos_line_;
+  }
 }
 
 }  // namespace logpipe

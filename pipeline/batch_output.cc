@@ -23,7 +23,8 @@ bool GetBytes(std::string_view* in, std::string* out) {
 
 void BatchOutput::EncodeTo(std::string* out) const {
   PutU64(seq, out);
-  for (uint64_t v : {counters.lines, counters.bytes, counters.matched, counters.mismatched,
+  for (uint64_t v : {counters.lines, counters.events, counters.truncated_events,
+                     counters.dropped_lines, counters.bytes, counters.matched, counters.mismatched,
                      counters.invalid_utf8, counters.filtered_out, oversized_lines}) {
     PutU64(v, out);
   }
@@ -42,7 +43,7 @@ Status BatchOutput::DecodeFrom(std::string_view in, BatchOutput* out) {
   uint64_t n = 0;
   if (!GetU64(&in, &out->seq)) return corrupt;
   BatchCounters& c = out->counters;
-  for (uint64_t* v : {&c.lines, &c.bytes, &c.matched, &c.mismatched, &c.invalid_utf8,
+  for (uint64_t* v : {&c.lines, &c.events, &c.truncated_events, &c.dropped_lines, &c.bytes, &c.matched, &c.mismatched, &c.invalid_utf8,
                       &c.filtered_out, &out->oversized_lines}) {
     if (!GetU64(&in, v)) return corrupt;
   }

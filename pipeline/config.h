@@ -53,6 +53,15 @@ struct FetchSpec {
 
 enum class OnMismatch { kCount, kReject, kFail };
 
+// The parse stage's `multiline` key: exactly one of `start` and `continue`.
+struct MultilineSpec {
+  bool declared = false;
+  std::string start;           // a line this regex matches (anywhere; anchor with ^) starts an event
+  std::string continue_regex;  // config key `continue`: a line it matches joins the previous event
+  uint64_t max_lines = 500;    // lines per event at most; later ones are dropped, counted
+  uint64_t max_bytes = uint64_t{1} << 20;  // bytes of an event's text at most
+};
+
 struct StageSpec {
   std::string type;  // parse | filter | aggregate
   std::string where;
@@ -65,6 +74,7 @@ struct StageSpec {
   std::string encoding = "latin1";                      // latin1 | utf8
   OnMismatch on_mismatch = OnMismatch::kCount;
   std::string rejects;                                  // rejects file path
+  MultilineSpec multiline;
   // filter
   std::string filter_where;  // config key `where`
   // aggregate

@@ -334,6 +334,31 @@ class Converter {
                        "got '" + text + "'");
   }
 
+  Status ConvertMultiline(const YAML::Node& node, MultilineSpec* spec) const {
+    LOGPIPE_RETURN_IF_ERROR(
+        ExpectMap(node, "multiline", {"start", "continue", "max_lines", "max_bytes"}));
+    spec->declared = true;
+    if (node["start"]) LOGPIPE_RETURN_IF_ERROR(GetString(node["start"], "start", &spec->start));
+    if (node["continue"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetString(node["continue"], "continue", &spec->continue_regex));
+    }
+    if (spec->start.empty() == spec->continue_regex.empty()) {
+      return Error(node, "multiline needs exactly one of 'start: REGEX' (a line it matches starts "
+                         "an event) or 'continue: REGEX' (a line it matches joins the event "
+                         "before it)");
+    }
+    if (node["max_lines"]) {
+      int n = 0;
+      LOGPIPE_RETURN_IF_ERROR(GetInt(node["max_lines"], "max_lines", &n));
+      if (n < 1) return Error(node["max_lines"], "expected 'max_lines' to be at least 1");
+      spec->max_lines = static_cast<uint64_t>(n);
+    }
+    if (node["max_bytes"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetSize(node["max_bytes"], "max_bytes", &spec->max_bytes));
+    }
+    return Status::Ok();
+  }
+
   Status ConvertRead(const YAML::Node& node, ReadSpec* read) const {
     LOGPIPE_RETURN_IF_ERROR(ExpectMap(node, "read", {"chunk_bytes", "max_line_bytes"}));
     if (node["chunk_bytes"]) {
@@ -406,7 +431,7 @@ class Converter {
       if (stage.type == "parse") {
         LOGPIPE_RETURN_IF_ERROR(ExpectMap(item, "a parse stage",
                                           {"type", "pattern", "regex", "fields", "encoding",
-                                           "on_mismatch", "rejects", "exec"}));
+                                           "on_mismatch", "rejects", "multiline", "exec"}));
         if (item["pattern"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["pattern"], "pattern", &stage.pattern));
         if (item["regex"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["regex"], "regex", &stage.regex));
         if (stage.pattern.empty() == stage.regex.empty()) {
@@ -438,6 +463,10 @@ class Converter {
           }
         }
         if (item["rejects"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["rejects"], "rejects", &stage.rejects));
+        if (item["multiline"]) {
+          LOGPIPE_RETURN_IF_ERROR(ConvertMultiline(item["multiline"], &stage.multiline));
+          stage.places["multiline"] = Place(item["multiline"]);
+        }
         if (stage.on_mismatch == OnMismatch::kReject && stage.rejects.empty()) {
           return Error(item, "on_mismatch: reject needs 'rejects: PATH', the file that receives "
                              "the lines that did not parse");

@@ -20,7 +20,8 @@
 //
 // Frames (native byte order; both ends are the same binary on the same machine):
 //   request: u64 type (1 chunk, 2 finish), u64 meta_len, u64 data_len, meta, data
-//     chunk meta: seq, source, offset, size, first_line, line_count, last_in_source, attempt,
+//     chunk meta: seq, source, offset, size, first_line, line_count, dropped_lines,
+//                 truncated_events, last_in_source, attempt,
 //                 has_data, n_oversized, n x (line_number, bytes, head_len, head)
 //     data: the chunk's bytes for a streamed input; empty for a plain one (the shard preads)
 //   reply:   u64 type (1 batch, 2 chunk error, 3 partials), u64 len, payload
@@ -184,6 +185,8 @@ struct ChunkPlace {
   uint64_t size = 0;
   uint64_t first_line = 1;
   uint64_t line_count = 0;
+  uint64_t dropped_lines = 0;
+  uint64_t truncated_events = 0;
 };
 
 struct ChunkDesc {
@@ -195,7 +198,8 @@ struct ChunkDesc {
 ChunkDesc DescOf(const Chunk& chunk) {
   ChunkDesc d;
   d.place = {chunk.seq,    chunk.source,     chunk.offset,
-             chunk.size(), chunk.first_line, chunk.line_count};
+             chunk.size(), chunk.first_line, chunk.line_count,
+             chunk.dropped_lines, chunk.truncated_events};
   d.last_in_source = chunk.last_in_source;
   d.oversized = chunk.oversized;
   return d;
@@ -204,7 +208,8 @@ ChunkDesc DescOf(const Chunk& chunk) {
 void EncodeChunkMeta(const ChunkDesc& d, uint64_t attempt, bool has_data, std::string* out) {
   const ChunkPlace& p = d.place;
   for (uint64_t v :
-       {p.seq, p.source, p.offset, p.size, p.first_line, p.line_count, uint64_t{d.last_in_source},
+       {p.seq, p.source, p.offset, p.size, p.first_line, p.line_count, p.dropped_lines,
+        p.truncated_events, uint64_t{d.last_in_source},
         attempt, uint64_t{has_data}, uint64_t{d.oversized.size()}}) {
     PutU64(v, out);
   }
@@ -424,7 +429,8 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
     Chunk& chunk = item.chunk;
     ChunkPlace p;
     uint64_t last = 0, attempt = 0, has_data = 0, n_oversized = 0;
-    for (uint64_t* v : {&p.seq, &p.source, &p.offset, &p.size, &p.first_line, &p.line_count, &last,
+    for (uint64_t* v : {&p.seq, &p.source, &p.offset, &p.size, &p.first_line, &p.line_count,
+                        &p.dropped_lines, &p.truncated_events, &last,
                         &attempt, &has_data, &n_oversized}) {
       if (!GetU64(&in, v)) _exit(2);
     }
@@ -468,11 +474,13 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
     chunk.offset = p.offset;
     chunk.first_line = p.first_line;
     chunk.line_count = p.line_count;
+    chunk.dropped_lines = p.dropped_lines;
+    chunk.truncated_events = p.truncated_events;
     chunk.last_in_source = last != 0;
 
     {
       ScopedSpan span(track, SpanKind::kWork, p.seq);
-      item.batch.Reset(chunk, plan.schema.size());
+      item.batch.Reset(chunk, plan.schema.size(), plan.starts_event());
       RunSegmentStages(plan, segment, item, state);
       ctx.renderer->Render(item.batch, &item.output);
       BeginReply(kReplyBatch, &reply);

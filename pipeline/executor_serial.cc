@@ -38,7 +38,7 @@ class SerialExecutor : public Executor {
       if (!*more) break;
       {
         ScopedSpan span(track, SpanKind::kWork, item.chunk.seq);
-        item.batch.Reset(item.chunk, plan.schema.size());
+        item.batch.Reset(item.chunk, plan.schema.size(), plan.starts_event());
         for (size_t s = 0; s < plan.segments.size(); ++s) {
           RunSegmentStages(plan, plan.segments[s], item, states[s]);
         }

@@ -85,7 +85,7 @@ class TbbExecutor : public Executor {
             fc.stop();
             return nullptr;
           }
-          item->batch.Reset(item->chunk, plan.schema.size());
+          item->batch.Reset(item->chunk, plan.schema.size(), plan.starts_event());
           return item;
         });
     auto segment_filter = [&](size_t s) {

@@ -70,7 +70,7 @@ class ThreadsExecutor : public Executor {
           break;
         }
         if (!*more) break;
-        item->batch.Reset(item->chunk, plan.schema.size());
+        item->batch.Reset(item->chunk, plan.schema.size(), plan.starts_event());
         queues[0].Push(item);
       }
       queues[0].ProducerDone();

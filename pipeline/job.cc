@@ -67,11 +67,16 @@ std::vector<std::pair<std::string, uint64_t>> ReportTotals(const Plan& plan,
   std::vector<std::pair<std::string, uint64_t>> totals = {
       {"inputs", inputs.size()},
       {"bytes", c.bytes},
-      {"lines", c.lines + stats.oversized_lines},
-      {"matched", c.matched},
-      {"unparsed", c.mismatched},
-      {"oversized", stats.oversized_lines},
+      {"lines", c.lines + stats.oversized_lines + c.dropped_lines},
   };
+  if (plan.chunker.multiline.enabled()) {
+    totals.push_back({"events", c.events});
+    totals.push_back({"truncated_events", c.truncated_events});
+    totals.push_back({"dropped_lines", c.dropped_lines});
+  }
+  totals.push_back({"matched", c.matched});
+  totals.push_back({"unparsed", c.mismatched});
+  totals.push_back({"oversized", stats.oversized_lines});
   if (plan.fetch.on_error == OnFetchError::kSkip) {
     totals.push_back({"skipped_inputs", stats.skipped_inputs.size()});
   }
@@ -82,6 +87,7 @@ std::vector<std::pair<std::string, uint64_t>> ReportTotals(const Plan& plan,
   }
   for (size_t f = 0; f < plan.schema.size(); ++f) {
     if (plan.schema.field(f).type == FieldType::kString) continue;
+    if (plan.event_start != nullptr && plan.schema.field(f).name == kEventLinesField) continue;
     uint64_t errors = f < c.conversion_errors.size() ? c.conversion_errors[f] : 0;
     totals.push_back({"conversion_errors." + plan.schema.field(f).name, errors});
   }

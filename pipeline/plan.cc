@@ -247,6 +247,17 @@ Result<Plan> BuildPlan(Config config) {
                        ": the regex has no named groups, so it yields no fields; name the parts "
                        "you need with (?P<name>...)");
   }
+  const MultilineSpec& multiline = parse_spec.multiline;
+  if (multiline.declared) {
+    if (std::find(plan.pattern_groups.begin(), plan.pattern_groups.end(), kEventLinesField) !=
+        plan.pattern_groups.end()) {
+      return ConfigError(Place(parse_spec, "pattern") + ": with 'multiline', '" +
+                         kEventLinesField +
+                         "' is the number of lines of each event; rename the pattern's group");
+    }
+    plan.pattern_groups.push_back(kEventLinesField);
+    default_types.push_back(FieldSpec{kEventLinesField, FieldType::kInt, ""});
+  }
   auto is_group = [&](const std::string& name) {
     return std::find(plan.pattern_groups.begin(), plan.pattern_groups.end(), name) !=
            plan.pattern_groups.end();
@@ -346,6 +357,7 @@ Result<Plan> BuildPlan(Config config) {
   ParseOptions parse_options;
   parse_options.regex = regex;
   parse_options.utf8 = parse_spec.encoding == "utf8";
+  parse_options.multiline = multiline.declared;
   Result<std::unique_ptr<ParseStage>> parse = ParseStage::Create(parse_options, plan.schema);
   if (!parse.ok()) return parse.status().WithPrefix(Place(parse_spec, "pattern"));
   plan.parse = parse->get();
@@ -426,6 +438,19 @@ Result<Plan> BuildPlan(Config config) {
 
   plan.chunker.chunk_bytes = config.read.chunk_bytes;
   plan.chunker.max_line_bytes = config.read.max_line_bytes;
+  if (multiline.declared) {
+    const bool by_start = !multiline.start.empty();
+    Result<std::unique_ptr<EventStart>> event_start = EventStart::Create(
+        by_start ? multiline.start : multiline.continue_regex, by_start, parse_options.utf8);
+    if (!event_start.ok()) {
+      return event_start.status().WithPrefix(Place(parse_spec, "multiline") +
+                                             (by_start ? ": start" : ": continue"));
+    }
+    plan.event_start = std::move(event_start.value());
+    plan.chunker.multiline.starts_event = plan.event_start->AsFunction();
+    plan.chunker.multiline.max_lines = multiline.max_lines;
+    plan.chunker.multiline.max_bytes = multiline.max_bytes;
+  }
 
   // Execution models and segments. A stage without `exec` runs like the stage before it.
   ExecSpec current;
@@ -494,6 +519,16 @@ std::string Plan::Explain() const {
          (fetch.on_error == OnFetchError::kSkip ? "; failed downloads are skipped" : "") + "\n";
   out += "read: chunks of " + HumanBytes(chunker.chunk_bytes) + ", lines up to " +
          HumanBytes(chunker.max_line_bytes) + " (longer lines are counted as oversized)\n";
+  if (chunker.multiline.enabled()) {
+    const MultilineSpec& m = config.stages[0].multiline;
+    out += "multi-line events: a line " +
+           (m.start.empty() ? "not matching '" + m.continue_regex + "'"
+                            : "matching '" + m.start + "'") +
+           " starts an event; at most " + std::to_string(chunker.multiline.max_lines) +
+           " lines and " + HumanBytes(chunker.multiline.max_bytes) +
+           " per event (the rest is dropped and counted); chunks are cut between events by "
+           "the reading thread\n";
+  }
   out += "segments:\n";
   for (size_t i = 0; i < segments.size(); ++i) {
     out += "  " + std::to_string(i + 1) + ". " + ExecModelName(segments[i].model) + ", " +
@@ -504,6 +539,12 @@ std::string Plan::Explain() const {
   out += "memory bound: " + std::to_string(live_tokens) + " chunk" +
          (live_tokens == 1 ? "" : "s") + " in flight x " + HumanBytes(chunker.chunk_bytes) +
          " (+ a partial line carried between chunks) + aggregate state" +
+         (chunker.multiline.enabled()
+              ? " + multi-line events: each chunk up to one event (" +
+                    HumanBytes(chunker.multiline.max_bytes) +
+                    ") longer, and the reader's line chunk (" + HumanBytes(chunker.chunk_bytes) +
+                    ")"
+              : std::string()) +
          (fetch.model == FetchModel::kSerial
               ? std::string()
               : " + fetch buffers (2 x " + std::to_string(fetch.workers) + " inputs x " +

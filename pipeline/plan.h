@@ -18,6 +18,7 @@
 #include "io/prefetcher.h"
 #include "io/status.h"
 #include "pipeline/config.h"
+#include "stages/event_start.h"
 #include "stages/parse_stage.h"
 #include "stages/schema.h"
 #include "stages/stage.h"
@@ -61,7 +62,8 @@ class Plan {
  public:
   Config config;
   Schema schema;
-  std::vector<std::string> pattern_groups;        // every named group of the parse pattern
+  // Every named group of the parse pattern, then kEventLinesField with multi-line events.
+  std::vector<std::string> pattern_groups;
   std::string pattern_label;                      // "combined" or "regex"
   const ParseStage* parse = nullptr;              // == transforms[0]
   std::vector<std::unique_ptr<Transform>> transforms;  // parse, then filters, in order
@@ -73,7 +75,12 @@ class Plan {
   std::vector<RecordOutputPlan> record_outputs;
   std::vector<OutputSpec> report_outputs;         // never empty: default is a table on stdout
   std::vector<size_t> report_csv_tables;          // per report output: the table a csv writes
-  ChunkerOptions chunker;
+  ChunkerOptions chunker;  // with multi-line events, chunker.multiline.starts_event calls:
+  std::unique_ptr<EventStart> event_start;         // null without multi-line events
+  // What RecordBatch::Reset needs to group a chunk's lines into events (null: lines).
+  const StartsEventFn* starts_event() const {
+    return chunker.multiline.enabled() ? &chunker.multiline.starts_event : nullptr;
+  }
   std::vector<PlanInput> inputs;
   FetchPlan fetch;
   std::vector<Segment> segments;

@@ -165,6 +165,7 @@ Result<std::unique_ptr<ParseStage>> ParseStage::Create(const ParseOptions& optio
   if (!names.ok()) return names.status();
   std::vector<std::string> keep;
   for (const FieldSpec& field : schema.fields()) {
+    if (options.multiline && field.name == kEventLinesField) continue;
     if (std::find(names->begin(), names->end(), field.name) == names->end()) {
       std::string known;
       for (const std::string& n : *names) known += (known.empty() ? "" : ", ") + n;
@@ -206,6 +207,13 @@ Result<std::unique_ptr<ParseStage>> ParseStage::Create(const ParseOptions& optio
   const std::map<std::string, int>& groups = stage->re_->NamedCapturingGroups();
   for (size_t f = 0; f < schema.size(); ++f) {
     const FieldSpec& spec = schema.field(f);
+    if (options.multiline && spec.name == kEventLinesField) {
+      if (spec.type != FieldType::kInt) {
+        return ConfigError(std::string("field '") + kEventLinesField + "' is an int");
+      }
+      stage->event_lines_field_ = static_cast<int>(f);
+      continue;
+    }
     auto it = groups.find(spec.name);
     if (it == groups.end()) {
       return InternalError("parse: group '" + spec.name + "' lost by capture pushdown of '" +
@@ -266,6 +274,12 @@ void ParseStage::Process(RecordBatch& batch, Scratch& scratch) const {
     }
     ++counters.matched;
     selected[kept++] = row;
+    if (event_lines_field_ >= 0) {
+      Value& value = batch.field(static_cast<size_t>(event_lines_field_), row);
+      value = Value{};
+      value.i = batch.event_lines(row);
+      value.present = true;
+    }
     for (const Slot& slot : slots_) {
       const std::string_view g = scanner != nullptr ? spans[slot.group]
                                                     : std::string_view(groups[slot.group].data(),

@@ -7,6 +7,9 @@
 // pattern is matched in RE2's UTF-8 mode. The match is anchored at both ends of the line.
 // Only the groups that name schema fields are captured: every other group is rewritten to
 // (?:...) before compiling, because RE2 is 2-2.5x faster with <= 4 captures (BASELINES.md).
+// With multi-line events a row is a whole event: the pattern is matched against its text (lines
+// joined by '\n'; `(?s)` lets `.` cross lines) and the schema field `event_lines`, if any, is
+// the event's number of lines (an int, not a group of the pattern).
 // Rows that do not match leave `selected`, are listed in batch.rejects and counted.
 // A typed field whose text does not convert is absent in that row and counted in
 // counters.conversion_errors[field]; text that is empty or "-" is absent and not an error.
@@ -49,6 +52,9 @@ Result<std::vector<std::string>> NamedGroups(const std::string& regex);
 Result<std::string> KeepOnlyCaptures(const std::string& regex,
                                      const std::vector<std::string>& keep);
 
+// The field that holds an event's number of lines, with multi-line events.
+inline constexpr char kEventLinesField[] = "event_lines";
+
 struct ParseOptions {
   std::string regex;  // the full pattern with (?P<name>...) groups, unanchored
   bool utf8 = false;  // `encoding: utf8`
@@ -56,6 +62,9 @@ struct ParseOptions {
   // pattern is in its deterministic subset (Latin-1 only). Same results; off in tests that
   // need RE2 itself.
   bool allow_scanner = true;
+  // Multi-line events: a schema field named kEventLinesField is filled with
+  // RecordBatch::event_lines() instead of a group.
+  bool multiline = false;
 };
 
 class ParseStage : public Transform {
@@ -97,6 +106,7 @@ class ParseStage : public Transform {
     TimeFormat time_format;
   };
   std::vector<Slot> slots_;
+  int event_lines_field_ = -1;  // schema index of kEventLinesField, or -1
 };
 
 }  // namespace logpipe

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -427,6 +428,282 @@ TEST(Chunker, SampleFilesChunkToTheirExactBytesAndLineCounts) {
     opts.chunk_bytes = 64 << 10;
     std::vector<Got> c = ChunkAll(std::move(src).value(), opts);
     CheckChunking(bytes, c, opts.max_line_bytes);
+  }
+}
+
+// ---- Multi-line events
+
+namespace multiline {
+
+// Lines starting with 'S' start events (after one trailing '\r' is stripped, which the
+// predicate never sees).
+bool StartsWithS(std::string_view line) { return !line.empty() && line[0] == 'S'; }
+
+std::string StripCr(std::string s) {
+  if (!s.empty() && s.back() == '\r') s.pop_back();
+  return s;
+}
+
+struct Event {
+  uint64_t first_line;
+  std::string text;  // lines without '\r', joined by '\n'
+  uint64_t lines;
+  bool operator==(const Event& o) const {
+    return first_line == o.first_line && text == o.text && lines == o.lines;
+  }
+};
+std::ostream& operator<<(std::ostream& os, const Event& e) {
+  return os << "{line " << e.first_line << ", " << e.lines << " lines, '" << e.text << "'}";
+}
+
+struct Expected {
+  std::vector<Event> events;
+  std::vector<uint64_t> oversized;
+  uint64_t truncated = 0;
+  uint64_t dropped = 0;
+};
+
+// The rules of io/chunker.h, written out line by line over the whole input, independently of
+// any chunking.
+Expected ReferenceEvents(const std::string& input, size_t max_lines, size_t max_bytes,
+                         size_t max_line_bytes) {
+  Expected out;
+  bool open = false;
+  bool dropping = false;
+  std::vector<RefLine> lines = SplitLines(input);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& raw = lines[i].text;
+    if (raw.size() > max_line_bytes) {
+      out.oversized.push_back(i + 1);
+      open = false;
+      continue;
+    }
+    const std::string text = StripCr(raw);
+    if (!open || StartsWithS(text)) {
+      out.events.push_back({i + 1, text, 1});
+      open = true;
+      dropping = false;
+      continue;
+    }
+    if (dropping) {
+      ++out.dropped;
+      continue;
+    }
+    Event& e = out.events.back();
+    if (e.lines + 1 > max_lines || e.text.size() + 1 + text.size() > max_bytes) {
+      ++out.truncated;
+      ++out.dropped;
+      dropping = true;
+      continue;
+    }
+    e.text += "\n" + text;
+    ++e.lines;
+  }
+  return out;
+}
+
+struct GotEvents {
+  Expected got;
+  size_t chunks = 0;
+};
+
+// Chunks `input` with multi-line events and regroups each chunk's lines by the predicate
+// (its first line always starting an event), as RecordBatch does.
+GotEvents ChunkEvents(const std::string& input, ChunkerOptions opts, size_t max_read) {
+  opts.multiline.starts_event = StartsWithS;
+  std::vector<Got> chunks;
+  Chunker chunker(NewMemorySource("mem", input, max_read), 0, opts);
+  Chunk chunk;
+  GotEvents out;
+  uint64_t next_line = 1;
+  for (int guard = 0; guard < 1000000; ++guard) {
+    Result<bool> more = chunker.Next(&chunk);
+    EXPECT_TRUE(more.ok()) << more.status().message();
+    if (!more.ok() || !*more) {
+      EXPECT_EQ(chunk.size(), 0u);
+      break;
+    }
+    ++out.chunks;
+    EXPECT_TRUE(chunk.size() > 0 || !chunk.oversized.empty() || chunk.dropped_lines > 0)
+        << "a chunk with nothing in it";
+    // Dropped lines, then oversized lines, come just before the data.
+    next_line += chunk.dropped_lines;
+    for (const OversizedLine& o : chunk.oversized) {
+      EXPECT_EQ(o.line_number, next_line);
+      out.got.oversized.push_back(o.line_number);
+      ++next_line;
+    }
+    out.got.dropped += chunk.dropped_lines;
+    out.got.truncated += chunk.truncated_events;
+    if (chunk.size() > 0) {
+      EXPECT_EQ(chunk.first_line, next_line);
+      // The data is a contiguous range of the input (a process shard preads it).
+      EXPECT_EQ(input.compare(chunk.offset, chunk.size(), std::string(chunk.bytes())), 0)
+          << "offset " << chunk.offset;
+    }
+    EXPECT_EQ(chunk.line_count, CountLinesByHand(std::string(chunk.bytes())));
+    std::vector<RefLine> lines = SplitLines(std::string(chunk.bytes()));
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::string text = StripCr(lines[i].text);
+      if (i == 0 || StartsWithS(text)) {
+        out.got.events.push_back({chunk.first_line + i, text, 1});
+      } else {
+        out.got.events.back().text += "\n" + text;
+        ++out.got.events.back().lines;
+      }
+    }
+    next_line += chunk.line_count;
+    if (chunk.last_in_source) {
+      Result<bool> again = chunker.Next(&chunk);
+      EXPECT_TRUE(again.ok() && !*again) << "last_in_source, yet another chunk";
+      break;
+    }
+  }
+  EXPECT_EQ(next_line, SplitLines(input).size() + 1);
+  return out;
+}
+
+void CheckEvents(const std::string& input, ChunkerOptions opts, size_t max_read = SIZE_MAX) {
+  Expected want = ReferenceEvents(input, opts.multiline.max_lines, opts.multiline.max_bytes,
+                                  opts.max_line_bytes);
+  GotEvents got = ChunkEvents(input, opts, max_read);
+  EXPECT_EQ(got.got.events, want.events);
+  EXPECT_EQ(got.got.oversized, want.oversized);
+  EXPECT_EQ(got.got.truncated, want.truncated);
+  EXPECT_EQ(got.got.dropped, want.dropped);
+}
+
+}  // namespace multiline
+
+TEST(ChunkerMultiline, EventsStraddlingEveryTinyChunkSizeStayWhole) {
+  const std::string in =
+      "c before the first start\r\nc and another\n"
+      "S1 one\nc1 a\r\nc1 b\n"
+      "S2 alone\n"
+      "S3\r\n\r\n\tat x\n"
+      "S4 last, no final newline\nc4 end";
+  multiline::Expected want = multiline::ReferenceEvents(in, 500, 1 << 20, 1 << 20);
+  ASSERT_EQ(want.events.size(), 5u);  // the lines before the first start line are one event
+  EXPECT_EQ(want.events[0].text, "c before the first start\nc and another");
+  EXPECT_EQ(want.events[4].text, "S4 last, no final newline\nc4 end");
+  for (size_t chunk_bytes = 1; chunk_bytes <= in.size() + 2; ++chunk_bytes) {
+    for (size_t max_read : {size_t{1}, size_t{5}, SIZE_MAX}) {
+      SCOPED_TRACE("chunk_bytes " + std::to_string(chunk_bytes) + " max_read " +
+                   std::to_string(max_read));
+      ChunkerOptions opts;
+      opts.chunk_bytes = chunk_bytes;
+      multiline::CheckEvents(in, opts, max_read);
+      if (HasFailure()) return;
+    }
+  }
+}
+
+TEST(ChunkerMultiline, OneByteChunksHoldOneEventEach) {
+  ChunkerOptions opts;
+  opts.chunk_bytes = 1;
+  multiline::GotEvents got =
+      multiline::ChunkEvents("S a\nc\nc\nS b\nS c\nc\n", opts, SIZE_MAX);
+  EXPECT_EQ(got.chunks, 3u);
+  EXPECT_EQ(got.got.events.size(), 3u);
+}
+
+TEST(ChunkerMultiline, EventOverMaxLinesIsCutAndItsRestDroppedAtEveryChunkSize) {
+  std::string in = "S head\n";
+  for (int i = 0; i < 10; ++i) in += "\tat frame " + std::to_string(i) + "\n";
+  in += "S next\nc of next\n";
+  multiline::Expected want = multiline::ReferenceEvents(in, 3, 1 << 20, 1 << 20);
+  ASSERT_EQ(want.events.size(), 2u);
+  EXPECT_EQ(want.events[0].lines, 3u);
+  EXPECT_EQ(want.truncated, 1u);
+  EXPECT_EQ(want.dropped, 8u);
+  for (size_t chunk_bytes = 1; chunk_bytes <= in.size() + 2; ++chunk_bytes) {
+    SCOPED_TRACE("chunk_bytes " + std::to_string(chunk_bytes));
+    ChunkerOptions opts;
+    opts.chunk_bytes = chunk_bytes;
+    opts.multiline.max_lines = 3;
+    multiline::CheckEvents(in, opts);
+    if (HasFailure()) return;
+  }
+}
+
+TEST(ChunkerMultiline, EventOverMaxBytesIsCutAtTheLineThatCrossesIt) {
+  // "S 12345" (7) + "\nc 1234" (7) = 14 bytes; the next line would make 21.
+  const std::string in = "S 12345\r\nc 1234\r\nc 5678\r\nc 9\nS 2\nc ok";
+  multiline::Expected want = multiline::ReferenceEvents(in, 500, 14, 1 << 20);
+  ASSERT_EQ(want.events.size(), 2u);
+  EXPECT_EQ(want.events[0].text, "S 12345\nc 1234");
+  EXPECT_EQ(want.truncated, 1u);
+  EXPECT_EQ(want.dropped, 2u);
+  for (size_t chunk_bytes = 1; chunk_bytes <= in.size() + 2; ++chunk_bytes) {
+    SCOPED_TRACE("chunk_bytes " + std::to_string(chunk_bytes));
+    ChunkerOptions opts;
+    opts.chunk_bytes = chunk_bytes;
+    opts.multiline.max_bytes = 14;
+    multiline::CheckEvents(in, opts, 3);
+    if (HasFailure()) return;
+  }
+}
+
+TEST(ChunkerMultiline, FirstLineOverMaxBytesIsKeptAlone) {
+  const std::string in = "S " + std::string(100, 'x') + "\nc dropped\nS b\n";
+  ChunkerOptions opts;
+  opts.multiline.max_bytes = 10;
+  multiline::CheckEvents(in, opts);
+  multiline::GotEvents got = multiline::ChunkEvents(in, opts, SIZE_MAX);
+  ASSERT_EQ(got.got.events.size(), 2u);
+  EXPECT_EQ(got.got.truncated, 1u);
+  EXPECT_EQ(got.got.dropped, 1u);
+}
+
+TEST(ChunkerMultiline, TruncatedEventAtTheEndLeavesAnEmptyLastChunkCountingTheDrops) {
+  ChunkerOptions opts;
+  opts.multiline.max_lines = 1;
+  multiline::GotEvents got = multiline::ChunkEvents("S a\nc\nc", opts, SIZE_MAX);
+  ASSERT_EQ(got.got.events.size(), 1u);
+  EXPECT_EQ(got.got.truncated, 1u);
+  EXPECT_EQ(got.got.dropped, 2u);
+  EXPECT_EQ(got.chunks, 2u);
+}
+
+TEST(ChunkerMultiline, OversizedLineEndsTheEventBeforeIt) {
+  const std::string in = "S a\nc 1\n" + std::string(50, 'c') + "\nc 2\nc 3\nS b\n";
+  multiline::Expected want = multiline::ReferenceEvents(in, 500, 1 << 20, 20);
+  ASSERT_EQ(want.events.size(), 3u);  // S a + c 1 | c 2 + c 3 | S b
+  for (size_t chunk_bytes : {size_t{1}, size_t{7}, size_t{4096}}) {
+    SCOPED_TRACE("chunk_bytes " + std::to_string(chunk_bytes));
+    ChunkerOptions opts;
+    opts.chunk_bytes = chunk_bytes;
+    opts.max_line_bytes = 20;
+    multiline::CheckEvents(in, opts, 2);
+  }
+}
+
+TEST(ChunkerMultiline, RandomInputsMatchTheReferenceAtEveryChunkSize) {
+  std::mt19937 rng(2024);
+  for (int round = 0; round < 60; ++round) {
+    std::string in;
+    const int lines = static_cast<int>(rng() % 50);
+    for (int i = 0; i < lines; ++i) {
+      in += rng() % 3 == 0 ? 'S' : (rng() % 2 ? 'c' : '\t');
+      const int len = static_cast<int>(rng() % (rng() % 8 == 0 ? 60 : 12));
+      for (int k = 0; k < len; ++k) in += static_cast<char>('a' + rng() % 26);
+      if (rng() % 4 == 0) in += '\r';
+      in += '\n';
+    }
+    if (rng() % 2 == 0) in += rng() % 2 ? "S tail" : "c tail";
+    ChunkerOptions opts;
+    opts.multiline.max_lines = 1 + rng() % 6;
+    opts.multiline.max_bytes = 5 + rng() % 80;
+    opts.max_line_bytes = rng() % 3 == 0 ? 40 : size_t{1} << 20;
+    for (size_t chunk_bytes = 1; chunk_bytes <= 96; chunk_bytes += 1 + chunk_bytes / 8) {
+      for (size_t max_read : {size_t{1}, size_t{3}, SIZE_MAX}) {
+        SCOPED_TRACE("round " + std::to_string(round) + " chunk_bytes " +
+                     std::to_string(chunk_bytes) + " max_read " + std::to_string(max_read));
+        opts.chunk_bytes = chunk_bytes;
+        multiline::CheckEvents(in, opts, max_read);
+        if (HasFailure()) return;
+      }
+    }
   }
 }
 

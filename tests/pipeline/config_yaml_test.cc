@@ -132,5 +132,48 @@ TEST(ConfigYaml, DemoConfigLoads) {
   EXPECT_EQ(config->name, "apache-status");
 }
 
+TEST(ConfigYaml, MultilineTakesStartOrContinueAndBounds) {
+  const std::string head = "inputs: [a.log]\nstages:\n  - type: parse\n    pattern: kafka\n";
+  Result<Config> config = LoadConfigString(
+      head + "    multiline: {start: '^\\[', max_lines: 20, max_bytes: 64KiB}\n", "m.yaml", {});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const MultilineSpec& m = config->stages[0].multiline;
+  EXPECT_TRUE(m.declared);
+  EXPECT_EQ(m.start, "^\\[");
+  EXPECT_EQ(m.max_lines, 20u);
+  EXPECT_EQ(m.max_bytes, 64u << 10);
+
+  config = LoadConfigString(head + "    multiline: {continue: '^\\s'}\n", "m.yaml", {});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->stages[0].multiline.continue_regex, "^\\s");
+  EXPECT_EQ(config->stages[0].multiline.max_lines, 500u);
+  EXPECT_EQ(config->stages[0].multiline.max_bytes, 1u << 20);
+
+  Result<Config> none = LoadConfigString(kMinimal, "t.yaml", {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->stages[0].multiline.declared);
+}
+
+TEST(ConfigYaml, MultilineErrorsNameThePlace) {
+  const std::string head = "inputs: [a.log]\nstages:\n  - type: parse\n    pattern: kafka\n";
+  struct Case {
+    std::string yaml;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"    multiline: {start: a, continue: b}\n", "m.yaml:5:16: multiline needs exactly one"},
+           {"    multiline: {max_lines: 3}\n", "multiline needs exactly one"},
+           {"    multiline: {start: a, max_lines: 0}\n", "'max_lines' to be at least 1"},
+           {"    multiline: {start: a, max_bytes: lots}\n", "'max_bytes' to be a size"},
+           {"    multiline: {start: a, max_line: 3}\n", "did you mean 'max_lines'?"},
+           {"    multiline: '^\\['\n", "expected multiline to be a mapping"},
+       }) {
+    Result<Config> config = LoadConfigString(head + c.yaml, "m.yaml", {});
+    ASSERT_FALSE(config.ok()) << c.yaml;
+    EXPECT_NE(config.status().message().find(c.want), std::string::npos)
+        << config.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace logpipe

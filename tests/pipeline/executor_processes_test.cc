@@ -84,6 +84,9 @@ void ExpectSame(const Outcome& want, const Outcome& got, const std::string& labe
   const BatchCounters& w = want.stats.counters;
   const BatchCounters& g = got.stats.counters;
   EXPECT_EQ(g.lines, w.lines) << label;
+  EXPECT_EQ(g.events, w.events) << label;
+  EXPECT_EQ(g.truncated_events, w.truncated_events) << label;
+  EXPECT_EQ(g.dropped_lines, w.dropped_lines) << label;
   EXPECT_EQ(g.bytes, w.bytes) << label;
   EXPECT_EQ(g.matched, w.matched) << label;
   EXPECT_EQ(g.mismatched, w.mismatched) << label;
@@ -316,6 +319,73 @@ TEST(ProcessesExecutor, ReadErrorsComeInTheSameOrderAsSerial) {
       ExpectSame(want, RunWith(*executor, plan, inputs), inputs[1] + ", " + on_mismatch);
       ExpectNoChildren();
     }
+  }
+}
+
+// Multi-line events: the shards pread the parent's event-aligned chunks and regroup them;
+// truncated events, dropped lines and oversized lines (the controller log's TRACE lines over
+// 4 KiB) travel in the chunk descriptors, also to a replacement shard.
+Plan MakeMultilinePlan(const TempDir& dir, uint64_t chunk_bytes, int workers) {
+  std::string yaml =
+      "inputs: [{path: unused.log}]\n"
+      "read: {chunk_bytes: " + std::to_string(chunk_bytes) + ", max_line_bytes: 4096}\n"
+      "stages:\n"
+      "  - type: parse\n"
+      "    pattern: kafka\n"
+      "    multiline: {start: '^\\[[0-9]{4}-', max_lines: 6, max_bytes: 700}\n"
+      "    on_mismatch: reject\n"
+      "    rejects: " + dir.path() + "/rejects.txt\n"
+      "  - type: aggregate\n"
+      "    group_by: [level]\n"
+      "    metrics: {n: count, lines: sum(event_lines), longest: max(event_lines)}\n"
+      "outputs:\n"
+      "  - {kind: records, path: " + dir.path() + "/records.jsonl, line_numbers: true}\n";
+  Result<Config> config = LoadConfigString(yaml, "proc.yaml", {});
+  EXPECT_TRUE(config.ok()) << config.status().message();
+  Result<Plan> built = BuildPlan(std::move(config.value()));
+  EXPECT_TRUE(built.ok()) << built.status().message();
+  Plan plan = std::move(built.value());
+  plan.segments[0].model = ExecModel::kProcesses;
+  plan.segments[0].workers = workers;
+  plan.live_tokens = 2 * static_cast<size_t>(workers);
+  return plan;
+}
+
+TEST(ProcessesExecutor, MultilineEventsSameAsSerialWithRetriesAndStreamedInputs) {
+  TempDir dir;
+  const std::string log = ReadFile(SourcePath("data/sample/kafka_controller.log"));
+  const std::vector<std::string> inputs = {dir.Write("controller.log", log),
+                                           dir.Write("controller.log.gz", Gzip(log))};
+  for (uint64_t chunk_bytes : {uint64_t{1}, uint64_t{3000}, uint64_t{1} << 20}) {
+    Plan plan = MakeMultilinePlan(dir, chunk_bytes, 2);
+    const Outcome want = RunSerial(plan, inputs);
+    ASSERT_TRUE(want.status.ok()) << want.status.message();
+    EXPECT_GT(want.stats.counters.truncated_events, 0u);
+    EXPECT_GT(want.stats.counters.dropped_lines, 0u);
+    EXPECT_GT(want.stats.oversized_lines, 0u);
+    EXPECT_EQ(want.stats.counters.lines + want.stats.counters.dropped_lines +
+                  want.stats.oversized_lines,
+              2u * 1032u);
+    for (int workers : {1, 3}) {
+      plan.segments[0].workers = workers;
+      plan.live_tokens = 2 * static_cast<size_t>(workers);
+      const std::string label =
+          "chunk_bytes " + std::to_string(chunk_bytes) + ", workers " + std::to_string(workers);
+      std::unique_ptr<Executor> executor = NewProcessesExecutor();
+      ExpectSame(want, RunWith(*executor, plan, inputs), label);
+      ExpectNoChildren();
+    }
+    // A shard killed on a chunk of the plain input is replaced and the chunk resent.
+    KillShardEnv kill("0");
+    plan.segments[0].workers = 2;
+    plan.live_tokens = 4;
+    const std::vector<std::string> plain = {inputs[0]};
+    const Outcome want_plain = RunSerial(plan, plain);
+    ProcessesExecutorStats stats;
+    std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+    ExpectSame(want_plain, RunWith(*executor, plan, plain), "killed shard");
+    EXPECT_EQ(stats.shards_retried, 1);
+    ExpectNoChildren();
   }
 }
 

@@ -94,5 +94,56 @@ TEST(Plan, ConsecutiveStagesWithTheSameModelFuseIntoOneSegment) {
       << explain;
 }
 
+TEST(Plan, MultilineAddsTheEventLinesFieldAndTheChunkerPredicate) {
+  Result<Plan> plan = PlanFrom(
+      "  - type: parse\n"
+      "    regex: '(?P<level>[A-Z]+)(?s:.*)'\n"
+      "    multiline: {start: '^[A-Z]', max_lines: 7, max_bytes: 1KiB}\n"
+      "  - {type: filter, where: 'event_lines > 1'}\n",
+      "outputs:\n  - {kind: records, path: r.jsonl}\n");
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->pattern_groups, (std::vector<std::string>{"level", "event_lines"}));
+  ASSERT_TRUE(plan->schema.Find("event_lines").has_value());
+  EXPECT_EQ(plan->schema.field(*plan->schema.Find("event_lines")).type, FieldType::kInt);
+  EXPECT_EQ(plan->parse->capture_count(), 1);
+  ASSERT_TRUE(plan->chunker.multiline.enabled());
+  EXPECT_EQ(plan->chunker.multiline.max_lines, 7u);
+  EXPECT_EQ(plan->chunker.multiline.max_bytes, 1024u);
+  EXPECT_TRUE(plan->chunker.multiline.starts_event("ERROR x"));
+  EXPECT_FALSE(plan->chunker.multiline.starts_event("\tat y"));
+  ASSERT_NE(plan->starts_event(), nullptr);
+  EXPECT_NE(plan->Explain().find("multi-line events: a line matching '^[A-Z]'"),
+            std::string::npos)
+      << plan->Explain();
+
+  // A moved plan keeps a working predicate (it points at the plan's EventStart).
+  Plan moved = std::move(plan.value());
+  EXPECT_TRUE(moved.chunker.multiline.starts_event("WARN"));
+}
+
+TEST(Plan, EventLinesNeedsMultilineAndMayNotBeAGroup) {
+  Result<Plan> plan = PlanFrom(
+      "  - {type: parse, regex: '(?P<level>[A-Z]+)'}\n"
+      "  - {type: filter, where: 'event_lines > 1'}\n");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("unknown field 'event_lines'"), std::string::npos)
+      << plan.status().message();
+  plan = PlanFrom(
+      "  - type: parse\n"
+      "    regex: '(?P<event_lines>[0-9]+)'\n"
+      "    multiline: {start: x}\n");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("rename the pattern's group"), std::string::npos)
+      << plan.status().message();
+  plan = PlanFrom(
+      "  - type: parse\n"
+      "    regex: '(?P<a>x)'\n"
+      "    multiline: {continue: '^(a'}\n");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("p.yaml:5:16: continue: invalid regex '^(a'"),
+            std::string::npos)
+      << plan.status().message();
+}
+
 }  // namespace
 }  // namespace logpipe

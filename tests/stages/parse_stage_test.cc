@@ -485,5 +485,53 @@ TEST(ParseStage, SecondBatchWithoutCapturesAllocatesNothing) {
   ExpectSecondBatchAllocatesNothing(*stage, Schema(), AccessLines(0, 300), AccessLines(0, 300));
 }
 
+// ---- multi-line events ----------------------------------------------------------------
+
+TEST(ParseStage, MultilineMatchesTheWholeEventAndFillsEventLines) {
+  Schema schema = MakeSchema({{"level", FieldType::kString, ""},
+                              {"exception", FieldType::kString, ""},
+                              {"event_lines", FieldType::kInt, ""}});
+  ParseOptions options;
+  options.regex = R"(\[(?P<level>[A-Z]+)\] [^\n]*(?:\n(?P<exception>[\w.]+):(?s:.*))?)";
+  options.multiline = true;
+  for (bool scanner : {true, false}) {
+    options.allow_scanner = scanner;
+    Result<std::unique_ptr<ParseStage>> stage = ParseStage::Create(options, schema);
+    ASSERT_TRUE(stage.ok()) << stage.status().message();
+    std::unique_ptr<Scratch> scratch = (*stage)->NewScratch();
+    Chunk chunk = MakeChunk(
+        "[WARN] send failed\r\njava.io.IOException: closed\r\n\tat a.B(B.java:1)\r\n"
+        "[INFO] fine\r\n"
+        "[lower] x\n");
+    const StartsEventFn starts = [](std::string_view l) { return !l.empty() && l[0] == '['; };
+    RecordBatch batch;
+    batch.Reset(chunk, schema.size(), &starts);
+    (*stage)->Process(batch, *scratch);
+    ASSERT_EQ(batch.selected, (std::vector<uint32_t>{0, 1})) << "scanner " << scanner;
+    ASSERT_EQ(batch.size(), 3u);
+    EXPECT_EQ(Text(batch, 0, 0), "WARN");
+    EXPECT_EQ(Text(batch, 1, 0), "java.io.IOException");
+    EXPECT_EQ(batch.field(2, 0).i, 3);
+    EXPECT_TRUE(batch.field(2, 0).present);
+    EXPECT_FALSE(batch.field(1, 1).present);
+    EXPECT_EQ(batch.field(2, 1).i, 1);
+    ASSERT_EQ(batch.rejects.size(), 1u);
+    EXPECT_EQ(batch.rejects[0].row, 2u);
+    EXPECT_EQ(batch.line_number(2), 5u);
+    EXPECT_EQ(batch.counters.matched, 2u);
+    EXPECT_EQ(batch.counters.mismatched, 1u);
+    EXPECT_EQ(batch.counters.conversion_errors[2], 0u);
+  }
+}
+
+TEST(ParseStage, EventLinesIsAFieldOnlyWithMultiline) {
+  Schema schema = MakeSchema({{"event_lines", FieldType::kInt, ""}});
+  ParseOptions options;
+  options.regex = "(?P<level>[A-Z]+)";
+  EXPECT_FALSE(ParseStage::Create(options, schema).ok());
+  options.multiline = true;
+  EXPECT_TRUE(ParseStage::Create(options, schema).ok());
+}
+
 }  // namespace
 }  // namespace logpipe
