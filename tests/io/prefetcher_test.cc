@@ -390,7 +390,7 @@ TEST_P(PrefetcherTest, ReaderAwayLongerThanLowSpeedTimeIsNotAStall) {
     in.url.retries = 0;
   }
   Prefetcher p(std::move(inputs), GetParam().model, GetParam().workers, 64 << 10);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // every buffer fills
+  std::this_thread::sleep_for(std::chrono::milliseconds(1700));  // buffers fill; > 1 s
   for (size_t i = 0; i < urls.size(); ++i) {
     Result<std::string> got = OpenAndRead(p, i);
     ASSERT_TRUE(got.ok()) << i << ": " << got.status().message();

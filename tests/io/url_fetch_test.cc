@@ -316,7 +316,7 @@ TEST_F(UrlFetchTest, StallLongerThanLowSpeedTimeIsRetriedAndResumed) {
   ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_TRUE(*got == body);
   EXPECT_GE(MillisSince(start), 900);  // low_speed_time 1 s
-  EXPECT_LT(MillisSince(start), 7000) << "it waited for the stall to end";
+  EXPECT_LT(MillisSince(start), 7000) << "the stall was noticed late";
   auto log = server_.log("/stall.log");
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1].range_start, 100'000);
@@ -337,6 +337,37 @@ TEST_F(UrlFetchTest, StallWithoutRetriesFailsWithATimeout) {
   EXPECT_NE(Lower(m).find("timeout"), std::string::npos) << m;
   EXPECT_NE(m.find("1 attempt"), std::string::npos) << m;
   EXPECT_EQ(server_.requests("/stuck.log"), 1);
+}
+
+// Below low_speed_limit (but not stopped) for low_speed_time: a timeout, promptly.
+TEST_F(UrlFetchTest, SteadyTransferBelowLowSpeedLimitFails) {
+  HttpResource r;
+  r.bytes_per_second = 20'000;
+  server_.Serve("/trickle.log", Body(200'000, 21), r);
+  UrlOptions o = FastOptions();
+  o.low_speed_bytes = 100'000;
+  o.retries = 0;
+  const auto start = Clock::now();
+  Result<std::string> got = Fetch(server_.url("/trickle.log"), o);
+  ASSERT_FALSE(got.ok());
+  EXPECT_GE(MillisSince(start), 900);
+  EXPECT_LT(MillisSince(start), 8000) << "the stall was noticed late";
+  EXPECT_EQ(got.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(got.status().message().find("low_speed"), std::string::npos) << got.status().message();
+}
+
+// Above low_speed_limit for longer than low_speed_time: not a stall.
+TEST_F(UrlFetchTest, SteadyTransferAboveLowSpeedLimitSucceeds) {
+  const std::string body = Body(500'000, 22);
+  HttpResource r;
+  r.bytes_per_second = 400'000;
+  server_.Serve("/steady.log", body, r);
+  UrlOptions o = FastOptions();
+  o.low_speed_bytes = 100'000;
+  o.retries = 0;
+  Result<std::string> got = Fetch(server_.url("/steady.log"), o, 16 << 10);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_TRUE(*got == body);
 }
 
 TEST_F(UrlFetchTest, WholeTransferTimeoutFailsTheAttempt) {
@@ -587,7 +618,7 @@ TEST_F(UrlFetchTest, PausedLongerThanLowSpeedTimeIsNotAStall) {
     if (*n == 0) break;
     got.append(buf.data(), *n);
     if (!slept && got.size() > 200'000) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1700));  // > low_speed_time
       slept = true;
     }
   }
