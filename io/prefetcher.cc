@@ -61,7 +61,12 @@ bool Prefetcher::Prefetched(size_t index) const {
 
 std::shared_ptr<StreamBuffer> Prefetcher::BufferFor(size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!buffers_[index]) buffers_[index] = std::make_shared<StreamBuffer>(buffer_bytes_);
+  if (!buffers_[index]) {
+    buffers_[index] = std::make_shared<StreamBuffer>(buffer_bytes_);
+    // A worker that claimed `index` just before the destructor ran creates the buffer after
+    // the destructor cancelled the others: cancel it too, or its Write() waits forever.
+    if (stop_) buffers_[index]->Cancel();
+  }
   return buffers_[index];
 }
 

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <random>
@@ -114,11 +115,9 @@ class FetchLoop::Transfer {
     curl_easy_setopt(easy_, CURLOPT_BUFFERSIZE, 256L << 10);
     curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
     curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
-    if (options_.low_speed_time_ms > 0) {
-      curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.low_speed_bytes));
-      curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_TIME,
-                       std::max(1L, static_cast<long>(options_.low_speed_time_ms / 1000)));
-    }
+    // The low-speed limit is checked by the loop (CheckSpeed), not with CURLOPT_LOW_SPEED_*:
+    // libcurl averages the speed over the last ~5 s, so it noticed a stall only about 5 s
+    // after low_speed_time, and it cannot leave out the time a serial reader spends away.
     curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
     curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
     if (!options_.ca_file.empty()) curl_easy_setopt(easy_, CURLOPT_CAINFO, options_.ca_file.c_str());
@@ -143,6 +142,7 @@ class FetchLoop::Transfer {
     body_started_ = false;
     skip_ = 0;
     paused = false;
+    ResetSpeedWindow();
     errbuf_[0] = '\0';
     response_ = {};
     curl_slist_free_all(headers_);
@@ -231,6 +231,45 @@ class FetchLoop::Transfer {
     buffer_->Close(UnavailableError(url_ + ": " + reason + ", after " +
                                     Plural(attempts_, "attempt") + "; " + hint));
     return Outcome::kDone;
+  }
+
+  // The low-speed check. The loop calls it after each poll with the time it spent driving
+  // this transfer while not paused; true when a full window of low_speed_time received
+  // less than low_speed_bytes per second (the attempt then ends as a timeout). A window
+  // that already holds a whole window's worth of bytes starts over, so a stall is noticed
+  // low_speed_time after the bytes stopped, not up to twice that.
+  bool TooSlow(Clock::duration driven) {
+    if (options_.low_speed_time_ms <= 0) return false;
+    if (static_cast<int64_t>(speed_bytes_) * 1000 >=
+        options_.low_speed_bytes * options_.low_speed_time_ms) {
+      ResetSpeedWindow();
+      return false;
+    }
+    speed_window_ += driven;
+    const int64_t window_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(speed_window_).count();
+    if (window_ms < options_.low_speed_time_ms) return false;
+    const bool slow = static_cast<int64_t>(speed_bytes_) * 1000 <
+                      options_.low_speed_bytes * window_ms;
+    if (slow) {
+      std::snprintf(errbuf_, sizeof errbuf_,
+                    "less than %lld bytes/s for %lld ms: low_speed_limit, low_speed_time",
+                    static_cast<long long>(options_.low_speed_bytes),
+                    static_cast<long long>(window_ms));
+    }
+    ResetSpeedWindow();
+    return slow;
+  }
+  // Time until the current low-speed window is complete (for the loop's poll timeout).
+  Clock::duration SpeedWindowLeft() const {
+    if (options_.low_speed_time_ms <= 0) return Clock::duration::max();
+    return std::max<Clock::duration>(
+        std::chrono::milliseconds(options_.low_speed_time_ms) - speed_window_,
+        Clock::duration::zero());
+  }
+  void ResetSpeedWindow() {
+    speed_window_ = Clock::duration::zero();
+    speed_bytes_ = 0;
   }
 
   bool paused = false;     // the body callback paused the transfer (buffer full)
@@ -350,6 +389,7 @@ class FetchLoop::Transfer {
       curl_easy_getinfo(self->easy_, CURLINFO_RESPONSE_CODE, &code);
       if (!self->BeginBody(code)) return 0;
     }
+    self->speed_bytes_ += n;  // taken now (paused pieces are counted when taken)
     if (!self->status_ok_) return n;
     const size_t skipped = static_cast<size_t>(std::min<uint64_t>(self->skip_, n));
     if (skipped == n) {
@@ -357,6 +397,7 @@ class FetchLoop::Transfer {
       return n;
     }
     if (!self->buffer_->TryWrite(data + skipped, n - skipped)) {
+      self->speed_bytes_ -= n;
       self->paused = true;
       return CURL_WRITEFUNC_PAUSE;  // curl offers the same bytes again after unpausing
     }
@@ -386,6 +427,8 @@ class FetchLoop::Transfer {
   bool status_ok_ = false;     // its status is 2xx
   uint64_t skip_ = 0;          // body bytes still to drop (delivered by an earlier attempt)
   Status failure_;             // set by the body callback; ends the transfer
+  Clock::duration speed_window_{};  // time driven (not paused) in the low-speed window
+  uint64_t speed_bytes_ = 0;        // bytes received in that window
 };
 
 // ---- the loop
@@ -436,6 +479,7 @@ void FetchLoop::Pump(int max_wait_ms) {
     if (t->in_multi) {
       if (t->paused && t->buffer().has_room()) {
         t->paused = false;
+        t->ResetSpeedWindow();  // paused time is not slowness
         curl_easy_pause(t->easy(), CURLPAUSE_CONT);  // may deliver (and pause) at once
       }
     } else if (now >= t->retry_at) {
@@ -448,9 +492,17 @@ void FetchLoop::Pump(int max_wait_ms) {
       wait_ms = std::min<int>(wait_ms, static_cast<int>(until.count()));
     }
   }
+  for (auto& t : transfers_) {
+    if (t->in_multi && !t->paused) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(t->SpeedWindowLeft());
+      if (left.count() < wait_ms) wait_ms = static_cast<int>(left.count());
+    }
+  }
+  const Clock::time_point poll_start = Clock::now();
   curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
   int running = 0;
   curl_multi_perform(multi, &running);
+  const Clock::duration driven = Clock::now() - poll_start;
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
@@ -461,6 +513,20 @@ void FetchLoop::Pump(int max_wait_ms) {
     curl_multi_remove_handle(multi, easy);
     t->in_multi = false;
     if (t->Finish(rc) == Transfer::Outcome::kDone) {
+      transfers_.erase(std::find_if(transfers_.begin(), transfers_.end(),
+                                    [t](const auto& p) { return p.get() == t; }));
+    }
+  }
+  // Transfers too slow over a whole low_speed_time window end as timeouts (and are retried).
+  // Only time spent here counts: a serial reader busy elsewhere is backpressure, not a stall.
+  std::vector<Transfer*> slow;
+  for (auto& t : transfers_) {
+    if (t->in_multi && !t->paused && t->TooSlow(driven)) slow.push_back(t.get());
+  }
+  for (Transfer* t : slow) {
+    curl_multi_remove_handle(multi, t->easy());
+    t->in_multi = false;
+    if (t->Finish(CURLE_OPERATION_TIMEDOUT) == Transfer::Outcome::kDone) {
       transfers_.erase(std::find_if(transfers_.begin(), transfers_.end(),
                                     [t](const auto& p) { return p.get() == t; }));
     }
