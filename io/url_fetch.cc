@@ -6,9 +6,9 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 #include <random>
 #include <utility>
 
@@ -18,8 +18,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 void GlobalInitOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  // A function-local static is initialised once, thread-safely.
+  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)init;
 }
 
 bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
@@ -74,21 +75,21 @@ bool IsUrl(std::string_view input) {
 
 // ---- waking a loop from other threads
 
+// The multi handle lives as long as the loop or any waker: waking a loop that is gone pokes an
+// idle handle, which is harmless (curl_multi_wakeup may be called from any thread).
+struct FetchLoop::Multi {
+  Multi() : handle(curl_multi_init()) {}
+  ~Multi() { curl_multi_cleanup(handle); }
+  CURLM* handle;
+};
+
 class FetchLoop::Waker : public FetchWaker {
  public:
-  explicit Waker(CURLM* multi) : multi_(multi) {}
-  void Wakeup() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (multi_ != nullptr) curl_multi_wakeup(multi_);
-  }
-  void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    multi_ = nullptr;
-  }
+  explicit Waker(std::shared_ptr<Multi> multi) : multi_(std::move(multi)) {}
+  void Wakeup() override { curl_multi_wakeup(multi_->handle); }
 
  private:
-  std::mutex mu_;
-  CURLM* multi_;
+  std::shared_ptr<Multi> multi_;
 };
 
 // ---- one URL's download, over as many attempts as it takes
@@ -97,7 +98,7 @@ class FetchLoop::Transfer {
  public:
   enum class Outcome { kDone, kRetry };
 
-  Transfer(std::string url, UrlOptions options, std::shared_ptr<StreamBuffer> buffer)
+  Transfer(std::string url, UrlOptions options, std::shared_ptr<FetchSink> buffer)
       : url_(std::move(url)),
         options_(std::move(options)),
         buffer_(std::move(buffer)),
@@ -133,7 +134,7 @@ class FetchLoop::Transfer {
   }
 
   CURL* easy() const { return easy_; }
-  StreamBuffer& buffer() { return *buffer_; }
+  FetchSink& buffer() { return *buffer_; }
 
   // Sets up the next attempt: a Range request when part of the body is already delivered
   // and the server said it can resume it safely.
@@ -408,7 +409,7 @@ class FetchLoop::Transfer {
 
   const std::string url_;
   const UrlOptions options_;
-  std::shared_ptr<StreamBuffer> buffer_;
+  std::shared_ptr<FetchSink> buffer_;
   CURL* easy_;
   curl_slist* headers_ = nullptr;
   char errbuf_[CURL_ERROR_SIZE] = {};
@@ -431,32 +432,65 @@ class FetchLoop::Transfer {
   uint64_t speed_bytes_ = 0;        // bytes received in that window
 };
 
+// ---- a sink for a reader in the loop's thread
+
+bool FetchBuffer::TryWrite(const char* data, size_t n) {
+  if (cancelled_) return true;
+  if (size() >= capacity_) return false;
+  if (head_ > 0 && head_ >= bytes_.size() / 2) {  // compact: keep the buffer near capacity
+    bytes_.erase(0, head_);
+    head_ = 0;
+  }
+  bytes_.append(data, n);
+  return true;
+}
+
+void FetchBuffer::Close(Status status) {
+  if (closed_) return;
+  closed_ = true;
+  status_ = std::move(status);
+}
+
+size_t FetchBuffer::Take(char* buf, size_t n) {
+  const size_t take = std::min(n, size());
+  std::memcpy(buf, bytes_.data() + head_, take);
+  head_ += take;
+  if (head_ == bytes_.size()) {
+    bytes_.clear();
+    head_ = 0;
+  }
+  return take;
+}
+
+void FetchBuffer::Cancel() {
+  cancelled_ = true;
+  bytes_.clear();
+  head_ = 0;
+}
+
 // ---- the loop
 
 FetchLoop::FetchLoop() {
   GlobalInitOnce();
-  multi_ = curl_multi_init();
-  waker_ = std::make_shared<Waker>(static_cast<CURLM*>(multi_));
+  multi_ = std::make_shared<Multi>();
+  waker_ = std::make_shared<Waker>(multi_);
 }
 
 FetchLoop::~FetchLoop() {
-  waker_->Detach();
-  CURLM* multi = static_cast<CURLM*>(multi_);
   for (auto& t : transfers_) {
-    if (t->in_multi) curl_multi_remove_handle(multi, t->easy());
+    if (t->in_multi) curl_multi_remove_handle(multi_->handle, t->easy());
     t->buffer().Close(UnavailableError("the download was stopped before it finished"));
   }
-  transfers_.clear();
-  curl_multi_cleanup(multi);
+  transfers_.clear();  // the handle itself goes with the last waker
 }
 
 void FetchLoop::Add(const std::string& url, const UrlOptions& options,
-                    std::shared_ptr<StreamBuffer> buffer) {
+                    std::shared_ptr<FetchSink> buffer) {
   std::shared_ptr<Waker> waker = waker_;
   buffer->set_on_room([waker] { waker->Wakeup(); });
   auto transfer = std::make_unique<Transfer>(url, options, std::move(buffer));
   transfer->StartAttempt();
-  curl_multi_add_handle(static_cast<CURLM*>(multi_), transfer->easy());
+  curl_multi_add_handle(multi_->handle, transfer->easy());
   transfer->in_multi = true;
   transfers_.push_back(std::move(transfer));
 }
@@ -466,7 +500,7 @@ size_t FetchLoop::active() const { return transfers_.size(); }
 std::shared_ptr<FetchWaker> FetchLoop::waker() const { return waker_; }
 
 void FetchLoop::Pump(int max_wait_ms) {
-  CURLM* multi = static_cast<CURLM*>(multi_);
+  CURLM* multi = multi_->handle;
   const Clock::time_point now = Clock::now();
   int wait_ms = std::max(max_wait_ms, 0);
   // A transfer waiting to retry for a reader that is gone just ends.
@@ -540,22 +574,25 @@ namespace {
 class UrlSource : public ByteSource {
  public:
   UrlSource(const std::string& url, const UrlOptions& options, size_t buffer_bytes)
-      : name_(url), buffer_(std::make_shared<StreamBuffer>(buffer_bytes)) {
+      : name_(url), buffer_(std::make_shared<FetchBuffer>(buffer_bytes)) {
     loop_.Add(url, options, buffer_);
-    buffer_->set_pump([this] {
-      loop_.Pump(/*max_wait_ms=*/200);
-      return Status::Ok();
-    });
   }
   ~UrlSource() override { buffer_->Cancel(); }
 
-  Result<size_t> Read(char* buf, size_t n) override { return buffer_->Read(buf, n); }
+  // Drives the download in this thread until bytes arrive or it ends.
+  Result<size_t> Read(char* buf, size_t n) override {
+    if (n == 0) return size_t{0};
+    while (buffer_->size() == 0 && !buffer_->closed()) loop_.Pump(/*max_wait_ms=*/200);
+    if (buffer_->size() > 0) return buffer_->Take(buf, n);
+    if (!buffer_->status().ok()) return buffer_->status();
+    return size_t{0};
+  }
   const std::string& name() const override { return name_; }
 
  private:
   std::string name_;
   FetchLoop loop_;
-  std::shared_ptr<StreamBuffer> buffer_;
+  std::shared_ptr<FetchBuffer> buffer_;
 };
 
 }  // namespace

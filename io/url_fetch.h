@@ -1,7 +1,7 @@
 #pragma once
-// Downloads of http(s) URLs with libcurl, streamed into StreamBuffers, robust against a bad
+// Downloads of http(s) URLs with libcurl, streamed into FetchSinks, robust against a bad
 // network. FetchLoop is one event loop (a libcurl multi handle) driving any number of
-// transfers; the fetch models are built from it (io/prefetcher.h): `serial` pumps one loop in
+// transfers; the fetch models are built from it (pipeline/prefetcher.h): `serial` pumps one loop in
 // the reader's own thread, `threads` runs one loop per I/O thread with one transfer each,
 // `async` runs one loop thread with many transfers in flight.
 //
@@ -15,7 +15,7 @@
 //   N bytes already delivered are skipped; if its ETag changed, the transfer fails ("changed
 //   during download"). So no byte is delivered twice and none is lost;
 // - follows at most `max_redirects` redirects, http and https only;
-// - passes bytes on as they arrive and pauses (never buffers more) while its StreamBuffer is
+// - passes bytes on as they arrive and pauses (never buffers more) while its FetchSink is
 //   full: backpressure from the CPU stages reaches the server through TCP.
 // Bytes are passed on raw: a gzip or zstd body (also one sent with Content-Encoding: gzip,
 // which logpipe never asks for) is decoded by the reader (DecodeByMagic), so resume offsets
@@ -36,7 +36,6 @@
 
 #include "io/byte_source.h"
 #include "io/status.h"
-#include "io/stream_buffer.h"
 
 namespace logpipe {
 
@@ -60,6 +59,51 @@ struct UrlOptions {
 // True for "http://..." and "https://..." (scheme case-insensitive).
 bool IsUrl(std::string_view input);
 
+// Where a transfer's body goes. The FetchLoop calls these from the thread that pumps it; an
+// implementation read by another thread synchronises itself (pipeline/stream_buffer.h).
+class FetchSink {
+ public:
+  virtual ~FetchSink() = default;
+  // Accepts all `n` bytes or none (then the transfer pauses until has_room()).
+  virtual bool TryWrite(const char* data, size_t n) = 0;
+  // The download ended: Ok, or its error for the reader.
+  virtual void Close(Status status) = 0;
+  // The reader is gone: the transfer is aborted.
+  virtual bool cancelled() const = 0;
+  virtual bool has_room() const = 0;
+  // Given by the loop when the transfer starts: call it (from any thread) when room appears,
+  // so a loop waiting in another thread resumes the paused transfer.
+  virtual void set_on_room(std::function<void()> wake) = 0;
+};
+
+// A FetchSink for a reader in the loop's own thread (the serial model, tests): a bounded byte
+// queue without locks.
+class FetchBuffer : public FetchSink {
+ public:
+  explicit FetchBuffer(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+
+  bool TryWrite(const char* data, size_t n) override;
+  void Close(Status status) override;
+  bool cancelled() const override { return cancelled_; }
+  bool has_room() const override { return cancelled_ || bytes_.size() - head_ < capacity_; }
+  void set_on_room(std::function<void()>) override {}  // the reader pumps the loop itself
+
+  // Reader: moves up to `n` buffered bytes into `buf`; 0 when none is buffered (see closed()).
+  size_t Take(char* buf, size_t n);
+  void Cancel();
+  bool closed() const { return closed_; }
+  const Status& status() const { return status_; }  // once closed and drained
+  size_t size() const { return bytes_.size() - head_; }
+
+ private:
+  size_t capacity_;
+  std::string bytes_;  // bytes_[head_..] are buffered
+  size_t head_ = 0;
+  bool closed_ = false;
+  bool cancelled_ = false;
+  Status status_;
+};
+
 // Wakes a FetchLoop from any thread, also after the loop is gone (then it does nothing).
 class FetchWaker {
  public:
@@ -74,9 +118,8 @@ class FetchLoop {
   FetchLoop(const FetchLoop&) = delete;
   FetchLoop& operator=(const FetchLoop&) = delete;
 
-  // Starts downloading `url` into `buffer`; the buffer is closed when the transfer ends.
-  void Add(const std::string& url, const UrlOptions& options,
-           std::shared_ptr<StreamBuffer> buffer);
+  // Starts downloading `url` into `sink`; the sink is closed when the transfer ends.
+  void Add(const std::string& url, const UrlOptions& options, std::shared_ptr<FetchSink> sink);
   // Waits up to `max_wait_ms` for network activity, a wakeup or a retry falling due, then
   // advances every transfer (resuming paused ones whose buffer has room).
   void Pump(int max_wait_ms);
@@ -87,7 +130,8 @@ class FetchLoop {
  private:
   class Transfer;
   class Waker;
-  void* multi_;  // CURLM*
+  struct Multi;                  // the CURLM handle, shared with the wakers
+  std::shared_ptr<Multi> multi_;
   std::shared_ptr<Waker> waker_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
 };

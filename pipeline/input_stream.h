@@ -2,7 +2,7 @@
 // InputStream: every input of a run, one after another, as one sequence of Chunks numbered
 // by `seq`. This is where the fetch stage runs: with fetch model `serial` each input is opened
 // only when the previous one is exhausted (a URL is downloaded by this thread as it reads);
-// with `threads` or `async` a Prefetcher (io/prefetcher.h) reads and downloads inputs ahead,
+// with `threads` or `async` a Prefetcher (pipeline/prefetcher.h) reads and downloads inputs ahead,
 // and this stream still takes them strictly in input order, so results never depend on the
 // order transfers finish in.
 //
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "io/chunker.h"
-#include "io/prefetcher.h"
+#include "pipeline/prefetcher.h"
 #include "io/status.h"
 #include "pipeline/plan.h"
 #include "stages/table.h"

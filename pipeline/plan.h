@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "io/chunker.h"
-#include "io/prefetcher.h"
 #include "io/status.h"
 #include "pipeline/config.h"
+#include "pipeline/prefetcher.h"
 #include "stages/event_start.h"
 #include "stages/parse_stage.h"
 #include "stages/schema.h"

@@ -22,7 +22,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # not run here: those libraries are not built with TSan, so it would report false races.
 echo "== execution-model tests under ThreadSanitizer"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOGPIPE_SANITIZE=thread >/dev/null
-cmake --build build-tsan --target pipeline_test io_test
+cmake --build build-tsan --target pipeline_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" \
   -R 'ExecMatrix|Executor|Process|PrefetcherFiles|StreamBuffer|RunTrace'

@@ -526,10 +526,38 @@ TEST_F(UrlFetchTlsTest, HttpsWithTlsVerifyOffIsRead) {
   EXPECT_EQ(*got, body);
 }
 
+// FetchBuffer, the same-thread sink of the serial model: bounded, whole pieces or none.
+TEST(FetchBufferTest, AcceptsWholePiecesUntilFullThenDrainsInOrder) {
+  FetchBuffer buffer(4);
+  EXPECT_TRUE(buffer.has_room());
+  EXPECT_TRUE(buffer.TryWrite("abc", 3));
+  EXPECT_TRUE(buffer.TryWrite("defgh", 5));  // below capacity: the whole piece goes in
+  EXPECT_FALSE(buffer.has_room());
+  EXPECT_FALSE(buffer.TryWrite("i", 1));  // full: the transfer pauses
+  char buf[16];
+  ASSERT_EQ(buffer.Take(buf, 2), 2u);
+  EXPECT_EQ(std::string(buf, 2), "ab");
+  EXPECT_FALSE(buffer.has_room());  // 6 held of 4
+  ASSERT_EQ(buffer.Take(buf, 16), 6u);
+  EXPECT_EQ(std::string(buf, 6), "cdefgh");
+  EXPECT_TRUE(buffer.has_room());
+  EXPECT_EQ(buffer.Take(buf, 16), 0u);
+  EXPECT_FALSE(buffer.closed());
+  buffer.Close(UnavailableError("http://h/x: HTTP 503"));
+  buffer.Close(Status::Ok());  // only the first close counts
+  EXPECT_TRUE(buffer.closed());
+  EXPECT_EQ(buffer.status().code(), StatusCode::kUnavailable);
+  FetchBuffer gone(4);
+  gone.Cancel();
+  EXPECT_TRUE(gone.cancelled());
+  EXPECT_TRUE(gone.TryWrite("dropped", 7));  // accepted and dropped: the transfer aborts
+  EXPECT_EQ(gone.size(), 0u);
+}
+
 // FetchLoop directly: several transfers on one loop, read in any order, each whole.
 TEST_F(UrlFetchTest, OneLoopDrivesSeveralTransfersWithBackpressure) {
   std::vector<std::string> bodies;
-  std::vector<std::shared_ptr<StreamBuffer>> buffers;
+  std::vector<std::shared_ptr<FetchBuffer>> buffers;
   FetchLoop loop;
   for (int i = 0; i < 5; ++i) {
     bodies.push_back(Body(200'000 + i * 1000, 30 + i));
@@ -540,7 +568,7 @@ TEST_F(UrlFetchTest, OneLoopDrivesSeveralTransfersWithBackpressure) {
       r.drop_first_n = 1;
     }
     server_.Serve("/m" + std::to_string(i), bodies.back(), r);
-    buffers.push_back(std::make_shared<StreamBuffer>(8 << 10));
+    buffers.push_back(std::make_shared<FetchBuffer>(8 << 10));
     loop.Add(server_.url("/m" + std::to_string(i)), FastOptions(), buffers.back());
   }
   EXPECT_EQ(loop.active(), 5u);
@@ -550,21 +578,17 @@ TEST_F(UrlFetchTest, OneLoopDrivesSeveralTransfersWithBackpressure) {
   const auto start = Clock::now();
   while (std::count(done.begin(), done.end(), true) < 5 && MillisSince(start) < 20'000) {
     loop.Pump(50);
-    for (int i = 4; i >= 0; --i) {  // the reader drains in reverse order
-      while (!done[i] && buffers[i]->has_room() == false) {
-        Result<size_t> n = buffers[i]->Read(buf, sizeof buf);
-        ASSERT_TRUE(n.ok()) << n.status().message();
-        got[i].append(buf, *n);
+    for (int i = 4; i >= 0; --i) {  // the reader drains full buffers, in reverse order
+      while (!done[i] && !buffers[i]->has_room()) {
+        got[i].append(buf, buffers[i]->Take(buf, sizeof buf));
       }
     }
     if (loop.active() == 0) {
       for (int i = 0; i < 5; ++i) {
-        while (!done[i]) {
-          Result<size_t> n = buffers[i]->Read(buf, sizeof buf);
-          ASSERT_TRUE(n.ok()) << n.status().message();
-          if (*n == 0) done[i] = true;
-          got[i].append(buf, *n);
-        }
+        while (buffers[i]->size() > 0) got[i].append(buf, buffers[i]->Take(buf, sizeof buf));
+        ASSERT_TRUE(buffers[i]->closed()) << i;
+        ASSERT_TRUE(buffers[i]->status().ok()) << buffers[i]->status().message();
+        done[i] = true;
       }
     }
   }

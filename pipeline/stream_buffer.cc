@@ -1,4 +1,4 @@
-#include "io/stream_buffer.h"
+#include "pipeline/stream_buffer.h"
 
 #include <algorithm>
 #include <cstring>
@@ -18,11 +18,6 @@ StreamBuffer::StreamBuffer(size_t capacity) : capacity_(std::max<size_t>(capacit
 void StreamBuffer::set_on_room(std::function<void()> on_room) {
   std::lock_guard<std::mutex> lock(mu_);
   on_room_ = std::move(on_room);
-}
-
-void StreamBuffer::set_pump(std::function<Status()> pump) {
-  std::lock_guard<std::mutex> lock(mu_);
-  pump_ = std::move(pump);
 }
 
 bool StreamBuffer::TryWrite(const char* data, size_t n) {
@@ -65,17 +60,7 @@ void StreamBuffer::Close(Status status) {
 Result<size_t> StreamBuffer::Read(char* buf, size_t n) {
   if (n == 0) return size_t{0};
   std::unique_lock<std::mutex> lock(mu_);
-  while (size_ == 0 && !closed_) {
-    if (pump_) {
-      std::function<Status()> pump = pump_;
-      lock.unlock();
-      Status pumped = pump();
-      if (!pumped.ok()) return pumped;
-      lock.lock();
-    } else {
-      cv_.wait(lock);
-    }
-  }
+  cv_.wait(lock, [&] { return size_ > 0 || closed_; });
   if (size_ == 0) {
     if (!status_.ok()) return status_;
     return size_t{0};

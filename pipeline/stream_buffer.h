@@ -1,6 +1,7 @@
 #pragma once
-// StreamBuffer: a bounded byte pipe from one producer (a download or a file-reading I/O
-// thread) to one consumer (the chunker, through a ByteSource). It is how fetched bytes reach
+// StreamBuffer: a bounded byte pipe from one producer (a download on an I/O thread or event
+// loop, or a file-reading I/O thread) to one consumer (the chunker, through a ByteSource), for
+// the fetch stage's threads and async models (pipeline/prefetcher.h). It is how fetched bytes reach
 // the CPU stages while the transfer is still running, and where backpressure happens: a full
 // buffer makes the producer pause instead of buffering without limit.
 //
@@ -20,20 +21,21 @@
 
 #include "io/byte_source.h"
 #include "io/status.h"
+#include "io/url_fetch.h"
 
 namespace logpipe {
 
-class StreamBuffer {
+class StreamBuffer : public FetchSink {
  public:
   explicit StreamBuffer(size_t capacity);
 
   // Producer. Accepts all `n` bytes if the buffer holds less than its capacity, else none;
   // returns whether it accepted. After Cancel() it accepts (and drops) everything.
-  bool TryWrite(const char* data, size_t n);
+  bool TryWrite(const char* data, size_t n) override;
   // Producer. Waits for room, then appends; false if the consumer cancelled.
   bool Write(const char* data, size_t n);
   // Producer: the stream ends, cleanly (Ok) or with an error for the consumer.
-  void Close(Status status);
+  void Close(Status status) override;
 
   // Consumer. Waits for bytes or the end; returns up to `n` bytes, 0 at a clean end.
   Result<size_t> Read(char* buf, size_t n);
@@ -42,13 +44,10 @@ class StreamBuffer {
 
   // Called (outside the lock) whenever the consumer frees room, so a paused producer can
   // resume (an event loop wakes up).
-  void set_on_room(std::function<void()> on_room);
-  // For a consumer that drives the producer itself (the serial fetch model): Read() calls
-  // `pump` instead of waiting, until bytes arrive or the stream ends.
-  void set_pump(std::function<Status()> pump);
+  void set_on_room(std::function<void()> on_room) override;
 
-  bool cancelled() const;
-  bool has_room() const;
+  bool cancelled() const override;
+  bool has_room() const override;
 
  private:
   size_t capacity_;
@@ -61,7 +60,6 @@ class StreamBuffer {
   bool cancelled_ = false;
   Status status_;
   std::function<void()> on_room_;
-  std::function<Status()> pump_;
 };
 
 // A ByteSource named `name` reading from `buffer` (sharing it with the producer). Dropping

@@ -1,7 +1,7 @@
-// StreamBuffer (io/stream_buffer.h): the bounded pipe between a download (or a file-reading
+// StreamBuffer (pipeline/stream_buffer.h): the bounded pipe between a download (or a file-reading
 // I/O thread) and the reader. Order, completeness, errors after data, cancellation and the
 // on_room / pump hooks.
-#include "io/stream_buffer.h"
+#include "pipeline/stream_buffer.h"
 
 #include <gtest/gtest.h>
 
@@ -204,35 +204,6 @@ TEST(StreamBufferTest, OnRoomFiresWhenAReadFreesRoomAndOnCancel) {
   ASSERT_TRUE(n.ok());
   buffer.Cancel();
   EXPECT_GE(calls, 2) << "Cancel must wake a paused producer";
-}
-
-// The serial model: Read() drives the producer through the pump hook instead of waiting.
-TEST(StreamBufferTest, PumpIsCalledUntilBytesArriveAndItsErrorIsReturned) {
-  auto buffer = std::make_shared<StreamBuffer>(64);
-  int pumps = 0;
-  buffer->set_pump([&] {
-    ++pumps;
-    if (pumps == 3) {
-      EXPECT_TRUE(buffer->TryWrite("xyz", 3));
-    }
-    if (pumps == 5) buffer->Close(Status::Ok());
-    return Status::Ok();
-  });
-  char buf[16];
-  Result<size_t> n = buffer->Read(buf, sizeof buf);
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(std::string(buf, *n), "xyz");
-  EXPECT_EQ(pumps, 3);
-  n = buffer->Read(buf, sizeof buf);
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(*n, 0u);
-  EXPECT_EQ(pumps, 5);
-
-  auto failing = std::make_shared<StreamBuffer>(64);
-  failing->set_pump([] { return IoError("pump failed"); });
-  n = failing->Read(buf, sizeof buf);
-  ASSERT_FALSE(n.ok());
-  EXPECT_EQ(n.status().message(), "pump failed");
 }
 
 TEST(StreamBufferTest, DroppingTheSourceCancelsTheBufferForTheProducer) {

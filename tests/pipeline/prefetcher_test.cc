@@ -1,8 +1,8 @@
-// Prefetcher (io/prefetcher.h): inputs read ahead by the `threads` and `async` fetch models
+// Prefetcher (pipeline/prefetcher.h): inputs read ahead by the `threads` and `async` fetch models
 // are handed out strictly in input order, each whole, whatever order transfers finish in.
 // PrefetcherFiles.* use local files only (no HTTP server, no libcurl transfer), so they can
 // run under ThreadSanitizer.
-#include "io/prefetcher.h"
+#include "pipeline/prefetcher.h"
 
 #include <gtest/gtest.h>
 

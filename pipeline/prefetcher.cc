@@ -1,4 +1,4 @@
-#include "io/prefetcher.h"
+#include "pipeline/prefetcher.h"
 
 #include <algorithm>
 #include <chrono>

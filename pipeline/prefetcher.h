@@ -29,8 +29,8 @@
 
 #include "io/byte_source.h"
 #include "io/status.h"
-#include "io/stream_buffer.h"
 #include "io/url_fetch.h"
+#include "pipeline/stream_buffer.h"
 
 namespace logpipe {
 
