@@ -70,8 +70,7 @@ class ThreadsExecutor : public Executor {
           break;
         }
         if (!*more) break;
-        item->batch.Reset(item->chunk, plan.schema.size(), plan.starts_event());
-        queues[0].Push(item);
+        queues[0].Push(item);  // the first segment's workers split it into lines
       }
       queues[0].ProducerDone();
     });
@@ -97,6 +96,8 @@ class ThreadsExecutor : public Executor {
             }
             {
               ScopedSpan span(track, SpanKind::kWork, item->chunk.seq);
+              // Splitting into lines is work for the parallel workers, not the one reader.
+              if (s == 0) item->batch.Reset(item->chunk, plan.schema.size(), plan.starts_event());
               RunSegmentStages(plan, plan.segments[s], *item, states[s][w]);
               if (s + 1 == num_segments) renderer.Render(item->batch, &item->output);
             }
