@@ -46,17 +46,18 @@ svg text.bad-label { fill: #c92a2a; font-weight: 600; }
 .ideal { stroke: #868e96; stroke-width: 1.5; stroke-dasharray: 6 4; fill: none; }
 .series { fill: none; stroke-width: 2; }
 .k0 { fill: #2b8a3e; } .k1 { fill: #1c7ed6; } .k2 { fill: #7048e8; } .k3 { fill: #dee2e6; }
-.k4 { fill: #f08c00; } .k5 { fill: #c2255c; } .k6 { fill: #495057; } .k7 { fill: #a9e34b; }
+.k4 { fill: #f08c00; } .k5 { fill: #c2255c; } .k6 { fill: #495057; } .k7 { fill: #0c8599; }
+.k8 { fill: #a9e34b; }
 #advice { white-space: pre-line; background: #f8f9fa; border-left: 4px solid #4c6ef5;
           padding: 8px 12px; }
 footer { margin-top: 2em; }
 )css";
 
 // Kinds of timeline spans, in legend order; anything else is "other" (the last class).
-constexpr std::array<const char*, 7> kKinds = {
-    "work", "read", "deliver", "wait for input", "blocked on output", "merge", "setup"};
-constexpr int kOtherKind = 7;
-constexpr int kKindClasses = 8;
+constexpr std::array<const char*, 8> kKinds = {
+    "work", "read", "deliver", "wait for input", "blocked on output", "merge", "setup", "fetch"};
+constexpr int kOtherKind = 8;
+constexpr int kKindClasses = 9;
 
 constexpr std::array<const char*, 6> kSeriesColours = {"#1c7ed6", "#2b8a3e", "#e8590c",
                                                        "#7048e8", "#c2255c", "#0c8599"};

@@ -923,7 +923,7 @@ class ProcessesRun {
   }
 
   Status Loop() {
-    InputStream stream(inputs_, plan_, &result_->stats.skipped_inputs);
+    InputStream stream(inputs_, plan_, &result_->stats.skipped_inputs, &result_->trace);
     Chunk chunk;
     bool have_chunk = false;    // `chunk` was read and waits for a shard with room
     bool reading_done = false;  // the input is exhausted, or failed with read_status

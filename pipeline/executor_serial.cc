@@ -25,7 +25,7 @@ class SerialExecutor : public Executor {
     for (const auto& segment : plan.segments) label += (label.empty() ? "" : " -> ") + segment.label();
     RunTrace::Track* track = result->trace.NewTrack("serial", label);
 
-    InputStream stream(inputs, plan, &result->stats.skipped_inputs);
+    InputStream stream(inputs, plan, &result->stats.skipped_inputs, &result->trace);
     WorkItem item;
     while (true) {
       Result<bool> more = false;

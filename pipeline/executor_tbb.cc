@@ -60,7 +60,7 @@ class TbbExecutor : public Executor {
       return track;
     };
 
-    InputStream stream(inputs, plan, &result->stats.skipped_inputs);
+    InputStream stream(inputs, plan, &result->stats.skipped_inputs, &result->trace);
     Status read_status;
     Status consume_status;
     std::atomic<bool> stop{false};

@@ -51,7 +51,7 @@ class ThreadsExecutor : public Executor {
     std::vector<std::thread> threads;
     RunTrace::Track* reader = result->trace.NewTrack("reader", "read");
     threads.emplace_back([&] {
-      InputStream stream(inputs, plan, &result->stats.skipped_inputs);
+      InputStream stream(inputs, plan, &result->stats.skipped_inputs, &result->trace);
       WorkItem* item = nullptr;
       while (true) {
         {

@@ -8,7 +8,7 @@
 namespace logpipe {
 
 InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
-                         std::vector<SkippedInput>* skipped)
+                         std::vector<SkippedInput>* skipped, RunTrace* trace)
     : inputs_(std::move(inputs)), plan_(plan), skipped_(skipped) {
   if (plan_.fetch.model == FetchModel::kSerial) return;
   std::vector<FetchInput> fetch_inputs;
@@ -16,7 +16,8 @@ InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
     fetch_inputs.push_back({name, IsUrl(name) ? plan_.UrlOptionsFor(name) : UrlOptions()});
   }
   prefetcher_ = std::make_unique<Prefetcher>(std::move(fetch_inputs), plan_.fetch.model,
-                                             plan_.fetch.workers, plan_.fetch.buffer_bytes);
+                                             plan_.fetch.workers, plan_.fetch.buffer_bytes,
+                                             trace);
 }
 
 Result<std::unique_ptr<ByteSource>> InputStream::Open(size_t index) {

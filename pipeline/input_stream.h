@@ -20,15 +20,17 @@
 #include "pipeline/prefetcher.h"
 #include "io/status.h"
 #include "pipeline/plan.h"
+#include "pipeline/run_trace.h"
 #include "stages/table.h"
 
 namespace logpipe {
 
 class InputStream {
  public:
-  // `plan` must outlive the stream. `skipped` (optional) receives skipped inputs.
+  // `plan` must outlive the stream. `skipped` (optional) receives skipped inputs; `trace`
+  // (optional) gets the fetch stage's tracks.
   InputStream(std::vector<std::string> inputs, const Plan& plan,
-              std::vector<SkippedInput>* skipped = nullptr);
+              std::vector<SkippedInput>* skipped = nullptr, RunTrace* trace = nullptr);
 
   // Fills `chunk` with the next chunk of the run; false after the last input is exhausted.
   Result<bool> Next(Chunk* chunk);

@@ -20,11 +20,12 @@ const char* FetchModelName(FetchModel model) {
 }
 
 Prefetcher::Prefetcher(std::vector<FetchInput> inputs, FetchModel model, int workers,
-                       size_t buffer_bytes)
+                       size_t buffer_bytes, RunTrace* trace)
     : inputs_(std::move(inputs)),
       model_(model),
       workers_(static_cast<size_t>(std::max(workers, 1))),
       buffer_bytes_(buffer_bytes),
+      trace_(trace),
       buffers_(inputs_.size()) {
   size_t prefetched = 0;
   for (size_t i = 0; i < inputs_.size(); ++i) prefetched += Prefetched(i) ? 1 : 0;
@@ -33,7 +34,9 @@ Prefetcher::Prefetcher(std::vector<FetchInput> inputs, FetchModel model, int wor
     threads_.emplace_back([this] { RunLoop(); });
   } else {
     for (size_t t = 0; t < std::min(workers_, prefetched); ++t) {
-      threads_.emplace_back([this] { RunThread(); });
+      RunTrace::Track* track =
+          trace_ ? trace_->NewTrack("fetch thread " + std::to_string(t + 1), "fetch") : nullptr;
+      threads_.emplace_back([this, track] { RunThread(track); });
     }
   }
 }
@@ -103,8 +106,15 @@ bool Prefetcher::Stopping() {
   return stop_;
 }
 
-void Prefetcher::RunThread() {
-  for (size_t i = Claim(/*wait=*/true); i != SIZE_MAX; i = Claim(/*wait=*/true)) {
+void Prefetcher::RunThread(RunTrace::Track* track) {
+  while (true) {
+    size_t i;
+    {
+      ScopedSpan span(track, SpanKind::kWaitOutput);  // the window is full: parsing lags
+      i = Claim(/*wait=*/true);
+    }
+    if (i == SIZE_MAX) break;
+    ScopedSpan span(track, SpanKind::kFetch, i);
     std::shared_ptr<StreamBuffer> buffer = BufferFor(i);
     if (IsUrl(inputs_[i].name)) {
       FetchLoop loop;  // one blocking transfer: this thread waits for it
@@ -116,7 +126,64 @@ void Prefetcher::RunThread() {
   }
 }
 
+namespace {
+
+// The async model's trace: each transfer runs on a "slot" (a track) free when it starts, and
+// its span ends when the loop closes its sink. Only the loop thread touches the slots.
+class SlotTracer {
+ public:
+  explicit SlotTracer(RunTrace* trace) : trace_(trace) {}
+
+  // Wraps `buffer` so that closing it records the transfer of input `index`.
+  std::shared_ptr<FetchSink> Wrap(std::shared_ptr<StreamBuffer> buffer, size_t index) {
+    if (trace_ == nullptr) return buffer;
+    size_t slot = 0;
+    while (slot < busy_.size() && busy_[slot]) ++slot;
+    if (slot == busy_.size()) {
+      busy_.push_back(false);
+      tracks_.push_back(trace_->NewTrack("fetch slot " + std::to_string(slot + 1), "fetch"));
+    }
+    busy_[slot] = true;
+    return std::make_shared<Sink>(std::move(buffer), this, slot, index, trace_->Now());
+  }
+
+ private:
+  class Sink : public FetchSink {
+   public:
+    Sink(std::shared_ptr<StreamBuffer> inner, SlotTracer* tracer, size_t slot, size_t index,
+         int64_t start)
+        : inner_(std::move(inner)), tracer_(tracer), slot_(slot), index_(index), start_(start) {}
+    bool TryWrite(const char* data, size_t n) override { return inner_->TryWrite(data, n); }
+    void Close(Status status) override {
+      if (!closed_) {
+        closed_ = true;
+        RunTrace::Track* track = tracer_->tracks_[slot_];
+        track->Add(SpanKind::kFetch, start_, track->Now(), index_);
+        tracer_->busy_[slot_] = false;
+      }
+      inner_->Close(std::move(status));
+    }
+    bool cancelled() const override { return inner_->cancelled(); }
+    bool has_room() const override { return inner_->has_room(); }
+    void set_on_room(std::function<void()> wake) override { inner_->set_on_room(std::move(wake)); }
+
+   private:
+    std::shared_ptr<StreamBuffer> inner_;
+    SlotTracer* tracer_;
+    size_t slot_, index_;
+    int64_t start_;
+    bool closed_ = false;
+  };
+
+  RunTrace* trace_;
+  std::vector<bool> busy_;
+  std::vector<RunTrace::Track*> tracks_;
+};
+
+}  // namespace
+
 void Prefetcher::RunLoop() {
+  SlotTracer tracer(trace_);  // outlives the loop, whose destructor closes the sinks
   FetchLoop loop;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -126,7 +193,7 @@ void Prefetcher::RunLoop() {
     while (loop.active() < workers_) {
       const size_t i = Claim(/*wait=*/false);
       if (i == SIZE_MAX) break;
-      loop.Add(inputs_[i].name, inputs_[i].url, BufferFor(i));
+      loop.Add(inputs_[i].name, inputs_[i].url, tracer.Wrap(BufferFor(i), i));
     }
     if (loop.active() > 0 && !Stopping()) {
       loop.Pump(/*max_wait_ms=*/500);

@@ -30,6 +30,7 @@
 #include "io/byte_source.h"
 #include "io/status.h"
 #include "io/url_fetch.h"
+#include "pipeline/run_trace.h"
 #include "pipeline/stream_buffer.h"
 
 namespace logpipe {
@@ -44,8 +45,10 @@ struct FetchInput {
 
 class Prefetcher {
  public:
-  // `model` is kThreads or kAsync; `workers` >= 1.
-  Prefetcher(std::vector<FetchInput> inputs, FetchModel model, int workers, size_t buffer_bytes);
+  // `model` is kThreads or kAsync; `workers` >= 1. With a `trace`, each I/O thread (threads)
+  // or transfer slot (async) gets a track with one kFetch span per input it fetched.
+  Prefetcher(std::vector<FetchInput> inputs, FetchModel model, int workers, size_t buffer_bytes,
+             RunTrace* trace = nullptr);
   ~Prefetcher();
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;
@@ -61,7 +64,7 @@ class Prefetcher {
   size_t Claim(bool wait);
   std::shared_ptr<StreamBuffer> BufferFor(size_t index);  // created on first use; holds mu_
   bool Stopping();
-  void RunThread();
+  void RunThread(RunTrace::Track* track);
   void RunLoop();
   void ReadFile(const std::string& path, StreamBuffer& buffer);
 
@@ -69,6 +72,7 @@ class Prefetcher {
   const FetchModel model_;
   const size_t workers_;
   const size_t buffer_bytes_;
+  RunTrace* const trace_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -60,7 +60,7 @@ void AppendRunStatsJson(const Plan& plan, const JobResult& result, const RunTrac
     AppendJsonString(t.role(), out);
     const int64_t busy = t.total_ns(SpanKind::kRead) + t.total_ns(SpanKind::kWork) +
                          t.total_ns(SpanKind::kDeliver) + t.total_ns(SpanKind::kMerge) +
-                         t.total_ns(SpanKind::kSetup);
+                         t.total_ns(SpanKind::kSetup) + t.total_ns(SpanKind::kFetch);
     const std::pair<const char*, int64_t> fields[] = {
         {"busy_s", busy},
         {"read_s", t.total_ns(SpanKind::kRead)},
@@ -68,6 +68,7 @@ void AppendRunStatsJson(const Plan& plan, const JobResult& result, const RunTrac
         {"deliver_s", t.total_ns(SpanKind::kDeliver)},
         {"merge_s", t.total_ns(SpanKind::kMerge)},
         {"setup_s", t.total_ns(SpanKind::kSetup)},
+        {"fetch_s", t.total_ns(SpanKind::kFetch)},
         {"wait_input_s", t.total_ns(SpanKind::kWaitInput)},
         {"blocked_output_s", t.total_ns(SpanKind::kWaitOutput)},
         {"cpu_s", t.cpu_ns()},

@@ -7,7 +7,7 @@
 // Format (version 1): {"logpipe_stats": 1, "job", "wall_seconds", "inputs", "bytes", "lines",
 //   "matched", "fetch": {"model", "workers"}, "segments": [{"stages", "model", "workers"}],
 //   "tracks": [{"name", "role", "busy_s", "read_s", "work_s", "deliver_s", "merge_s",
-//   "setup_s", "wait_input_s", "blocked_output_s", "cpu_s", "runqueue_s"}] (cpu_s: time its
+//   "setup_s", "fetch_s", "wait_input_s", "blocked_output_s", "cpu_s", "runqueue_s"}] (cpu_s: time its
 //   thread ran on a CPU while busy; runqueue_s: time it was runnable but waiting for a core),
 //   "processes": {...} (model processes only: shards_started, shards_retried, fork_seconds,
 //   request_bytes, result_bytes, partial_bytes)}. Seconds as decimals, counts as integers.

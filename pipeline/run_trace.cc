@@ -84,6 +84,7 @@ const char* SpanKindName(SpanKind kind) {
     case SpanKind::kWaitOutput: return "blocked on output";
     case SpanKind::kMerge: return "merge";
     case SpanKind::kSetup: return "setup";
+    case SpanKind::kFetch: return "fetch";
   }
   return "?";
 }
@@ -158,7 +159,11 @@ void RunTrace::AppendChromeJson(const std::string& job_name, std::string* out) c
       AppendMicros(span.start_ns, out);
       out->append(", \"dur\": ");
       AppendMicros(span.end_ns - span.start_ns, out);
-      if (span.seq != UINT64_MAX) out->append(", \"args\": {\"chunk\": " + std::to_string(span.seq) + "}");
+      if (span.seq != UINT64_MAX) {
+        out->append(span.kind == SpanKind::kFetch ? ", \"args\": {\"input\": "
+                                                  : ", \"args\": {\"chunk\": ");
+        out->append(std::to_string(span.seq) + "}");
+      }
       out->push_back('}');
     }
   }

@@ -32,15 +32,16 @@ enum class SpanKind : uint8_t {
   kWaitOutput,  // blocked: waiting for room downstream (a free buffer, a queue slot)
   kMerge,       // merging workers' aggregate partials at the end
   kSetup,       // starting workers (forking shards)
+  kFetch,       // downloading or reading one input ahead of the reader (the fetch stage)
 };
-constexpr int kSpanKinds = 7;
+constexpr int kSpanKinds = 8;
 const char* SpanKindName(SpanKind kind);
 
 struct Span {
   SpanKind kind;
   int64_t start_ns;  // since the run started
   int64_t end_ns;
-  uint64_t seq;      // the chunk's seq, or UINT64_MAX when the span is not about one chunk
+  uint64_t seq;      // the chunk's seq (kFetch: the input's index), or UINT64_MAX if none
 };
 
 class RunTrace {

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -380,6 +382,40 @@ TEST_F(FetchE2eTest, PerInputUrlKeysOverrideTheFetchStage) {
   EXPECT_EQ(server_.requests("/flaky.log"), 2);
   ExpectReportEqualsReference(ReadJson(dir.path() + "/report.json"),
                               RunReferenceJob(Concat(parts_)));
+}
+
+// --trace shows the fetch stage: one "fetch" span per downloaded input, on I/O-thread tracks
+// (threads) or transfer-slot tracks (async), besides the reading thread's waits.
+TEST_F(FetchE2eTest, TraceHasOneFetchSpanPerInputOnFetchTracks) {
+  for (const auto& [model, prefix] : {std::pair<std::string, std::string>{"threads", "fetch thread "},
+                                      {"async", "fetch slot "}}) {
+    SCOPED_TRACE(model);
+    TempDir dir;
+    const std::string trace = dir.path() + "/trace.json";
+    const std::string stats = dir.path() + "/stats.json";
+    CommandResult r = RunConfig(dir, JobYaml(FetchStage(model, 3), UrlInputs(urls_), dir.path()),
+                                {"--trace", trace, "--stats-json", stats});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json t = ReadJson(trace);
+    std::map<int, std::string> names;
+    for (const auto& e : t["traceEvents"]) {
+      if (e["ph"] == "M" && e["name"] == "thread_name") names[e["tid"]] = e["args"]["name"];
+    }
+    std::multiset<uint64_t> fetched;
+    for (const auto& e : t["traceEvents"]) {
+      if (e["ph"] != "X" || e["cat"] != "fetch") continue;
+      EXPECT_EQ(names[e["tid"]].rfind(prefix, 0), 0u) << names[e["tid"]];
+      EXPECT_GT(e["dur"].get<double>(), 0);
+      fetched.insert(e["args"]["input"].get<uint64_t>());
+    }
+    EXPECT_EQ(fetched, (std::multiset<uint64_t>{0, 1, 2, 3}));
+    bool fetch_role = false;
+    const json s = ReadJson(stats);
+    for (const auto& track : s["tracks"]) {
+      if (track["role"] == "fetch" && track["fetch_s"].get<double>() > 0) fetch_role = true;
+    }
+    EXPECT_TRUE(fetch_role);
+  }
 }
 
 }  // namespace
