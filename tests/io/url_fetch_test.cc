@@ -19,6 +19,7 @@
 #include "io/byte_source.h"
 #include "tests/support/compress.h"
 #include "tests/support/http_test_server.h"
+#include "tests/support/random_text.h"
 #include "tests/support/temp_dir.h"
 
 namespace logpipe {
@@ -32,19 +33,7 @@ using ::logpipe::testing::TempDir;
 using ::logpipe::testing::TestCertificate;
 using Clock = std::chrono::steady_clock;
 
-// Text-like bytes (never a gzip or zstd magic), varied enough that a shifted or repeated
-// range would not compare equal.
-std::string Body(size_t n, unsigned seed = 1) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 12345;
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s[i] = (i % 80 == 79) ? '\n' : static_cast<char>('a' + x % 26);
-  }
-  return s;
-}
+std::string Body(size_t n, unsigned seed = 1) { return ::logpipe::testing::RandomText(n, seed); }
 
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();

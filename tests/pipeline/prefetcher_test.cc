@@ -17,6 +17,7 @@
 
 #include "tests/support/compress.h"
 #include "tests/support/http_test_server.h"
+#include "tests/support/random_text.h"
 #include "tests/support/temp_dir.h"
 
 namespace logpipe {
@@ -28,17 +29,7 @@ using ::logpipe::testing::HttpTestServer;
 using ::logpipe::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
-std::string Body(size_t n, unsigned seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 777;
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s[i] = (i % 64 == 63) ? '\n' : static_cast<char>('A' + x % 26);
-  }
-  return s;
-}
+std::string Body(size_t n, unsigned seed = 1) { return ::logpipe::testing::RandomText(n, seed); }
 
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
