@@ -119,50 +119,79 @@ TEST(MetricsFile, FormatsAHandBuiltSuccessfulRun) {
   const std::string expected =
       "# HELP logpipe_lines_total Lines read by the last run (oversized and dropped ones too).\n"
       "# TYPE logpipe_lines_total gauge\n"
-      "logpipe_lines_total{" + j + "} 1000\n"
+      "logpipe_lines_total{" +
+      j +
+      "} 1000\n"
       "# HELP logpipe_bytes_total Bytes read by the last run.\n"
       "# TYPE logpipe_bytes_total gauge\n"
-      "logpipe_bytes_total{" + j + "} 250000\n"
+      "logpipe_bytes_total{" +
+      j +
+      "} 250000\n"
       "# HELP logpipe_matched_total Lines (or multi-line events) the parse stage accepted.\n"
       "# TYPE logpipe_matched_total gauge\n"
-      "logpipe_matched_total{" + j + "} 990\n"
+      "logpipe_matched_total{" +
+      j +
+      "} 990\n"
       "# HELP logpipe_unparsed_total Lines (or events) the parse pattern did not match.\n"
       "# TYPE logpipe_unparsed_total gauge\n"
-      "logpipe_unparsed_total{" + j + "} 8\n"
+      "logpipe_unparsed_total{" +
+      j +
+      "} 8\n"
       "# HELP logpipe_rejected_total Lines written to the rejects file (on_mismatch: reject; 0 "
       "otherwise).\n"
       "# TYPE logpipe_rejected_total gauge\n"
-      "logpipe_rejected_total{" + j + "} 10\n"
+      "logpipe_rejected_total{" +
+      j +
+      "} 10\n"
       "# HELP logpipe_oversized_total Lines over read.max_line_bytes, never parsed.\n"
       "# TYPE logpipe_oversized_total gauge\n"
-      "logpipe_oversized_total{" + j + "} 2\n"
+      "logpipe_oversized_total{" +
+      j +
+      "} 2\n"
       "# HELP logpipe_skipped_inputs Inputs skipped by on_fetch_error: skip.\n"
       "# TYPE logpipe_skipped_inputs gauge\n"
-      "logpipe_skipped_inputs{" + j + "} 0\n"
+      "logpipe_skipped_inputs{" +
+      j +
+      "} 0\n"
       "# HELP logpipe_inputs Inputs of the last run after expansion.\n"
       "# TYPE logpipe_inputs gauge\n"
-      "logpipe_inputs{" + j + "} 3\n"
+      "logpipe_inputs{" +
+      j +
+      "} 3\n"
       "# HELP logpipe_stage_busy_seconds Seconds the last run's workers of each stage role were "
       "busy, summed over workers.\n"
       "# TYPE logpipe_stage_busy_seconds gauge\n"
-      "logpipe_stage_busy_seconds{" + j + ",stage=\"read\"} 0.250000\n"
-      "logpipe_stage_busy_seconds{" + j + ",stage=\"parse -> aggregate\"} 1.500000\n"
+      "logpipe_stage_busy_seconds{" +
+      j +
+      ",stage=\"read\"} 0.250000\n"
+      "logpipe_stage_busy_seconds{" +
+      j +
+      ",stage=\"parse -> aggregate\"} 1.500000\n"
       "# HELP logpipe_run_duration_seconds Wall time of the last run.\n"
       "# TYPE logpipe_run_duration_seconds gauge\n"
-      "logpipe_run_duration_seconds{" + j + "} 12.500000\n"
+      "logpipe_run_duration_seconds{" +
+      j +
+      "} 12.500000\n"
       "# HELP logpipe_last_run_success 1 if the last run succeeded (exit code 0), else 0.\n"
       "# TYPE logpipe_last_run_success gauge\n"
-      "logpipe_last_run_success{" + j + "} 1\n"
+      "logpipe_last_run_success{" +
+      j +
+      "} 1\n"
       "# HELP logpipe_last_run_exit_code Exit code of the last run (sysexits, see README).\n"
       "# TYPE logpipe_last_run_exit_code gauge\n"
-      "logpipe_last_run_exit_code{" + j + "} 0\n"
+      "logpipe_last_run_exit_code{" +
+      j +
+      "} 0\n"
       "# HELP logpipe_last_run_timestamp_seconds When the last run ended, in Unix time.\n"
       "# TYPE logpipe_last_run_timestamp_seconds gauge\n"
-      "logpipe_last_run_timestamp_seconds{" + j + "} 1700000000\n"
+      "logpipe_last_run_timestamp_seconds{" +
+      j +
+      "} 1700000000\n"
       "# HELP logpipe_last_success_timestamp_seconds When the last successful run ended, in "
       "Unix time.\n"
       "# TYPE logpipe_last_success_timestamp_seconds gauge\n"
-      "logpipe_last_success_timestamp_seconds{" + j + "} 1700000000\n";
+      "logpipe_last_success_timestamp_seconds{" +
+      j + "} 1700000000\n";
   const std::string text = FormatMetrics(HandBuilt());
   EXPECT_EQ(text, expected);
   EXPECT_EQ(CheckExposition(text), "");
