@@ -4,11 +4,11 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
-#include <ctime>
-#include <optional>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -212,10 +212,6 @@ int RunCompareMode(const CliOptions& options) {
   return 0;
 }
 
-}  // namespace
-
-namespace {
-
 // The run's metrics from how far it got. `exit_code` 0 is success.
 RunMetrics MetricsOf(const std::string& job, int exit_code, const JobProgress& progress,
                      const Plan* plan, std::chrono::steady_clock::time_point start) {
@@ -286,7 +282,12 @@ int RunCli(int argc, char** argv) {
     PrintPatterns();
     return 0;
   }
-  if (!options.compare.empty() || !options.compare_sets.empty()) return RunCompareMode(options);
+  if (!options.compare.empty() || !options.compare_sets.empty()) {
+    if (!options.metrics_path.empty()) {
+      return Fail(UsageError("--metrics-file is for a single run, not comparison mode"));
+    }
+    return RunCompareMode(options);
+  }
   if (options.config.empty()) {
     return Fail(UsageError("no config given; run logpipe --config run.yaml (see --help)"));
   }

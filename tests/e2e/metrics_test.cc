@@ -162,6 +162,14 @@ TEST(Metrics, DryRunAndBadConfigWriteNoMetrics) {
   EXPECT_FALSE(fs::exists(prom));  // no config, no job name to label it with
 }
 
+TEST(Metrics, ComparisonModeRefusesMetricsFile) {
+  CommandResult r = RunLogpipe({"--config", "configs/run.yaml", "--compare-set",
+                                "stages.parse.exec.model=serial,threads", "--metrics-file",
+                                "/tmp/never-written.prom"});
+  EXPECT_EQ(r.exit_code, 64) << r.err;
+  EXPECT_NE(r.err.find("--metrics-file"), std::string::npos) << r.err;
+}
+
 // 20 lines, 3 of them bad: an unparsed fraction of 0.15.
 std::string TwentyLinesThreeBad() {
   std::string text;
