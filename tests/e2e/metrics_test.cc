@@ -162,6 +162,20 @@ TEST(Metrics, DryRunAndBadConfigWriteNoMetrics) {
   EXPECT_FALSE(fs::exists(prom));  // no config, no job name to label it with
 }
 
+TEST(Metrics, ConfigThatLoadsButDoesNotBuildWritesFailureMetrics) {
+  TempDir dir;
+  const std::string prom = dir.path() + "/job.prom";
+  CommandResult r = RunConfig(dir,
+                              "name: badre\ninputs: [a.log]\nstages:\n  - type: parse\n"
+                              "    regex: '(?P<x>[a-'\n",
+                              {"--metrics-file", prom});
+  ASSERT_EQ(r.exit_code, 78) << r.err;
+  std::map<std::string, std::string> s = Samples(ReadFile(prom));
+  EXPECT_EQ(s["logpipe_last_run_exit_code{job=\"badre\"}"], "78");
+  EXPECT_EQ(s["logpipe_last_run_success{job=\"badre\"}"], "0");
+  EXPECT_EQ(s.count("logpipe_inputs{job=\"badre\"}"), 0u);
+}
+
 TEST(Metrics, ComparisonModeRefusesMetricsFile) {
   CommandResult r = RunLogpipe({"--config", "configs/run.yaml", "--compare-set",
                                 "stages.parse.exec.model=serial,threads", "--metrics-file",
