@@ -3,15 +3,19 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "pipeline/compare.h"
 #include "pipeline/config_yaml.h"
 #include "pipeline/job.h"
+#include "pipeline/metrics_file.h"
 #include "pipeline/plan.h"
 #include "pipeline/version.h"
 #include "stages/pattern_library.h"
@@ -31,6 +35,7 @@ struct CliOptions {
   bool version = false;
   bool help = false;
   RunOptions run;
+  std::string metrics_path;      // --metrics-file
   std::string redirect_outputs;  // write every output into this directory instead
   // Comparison mode.
   std::vector<std::string> compare;       // config files, one variant each
@@ -61,6 +66,10 @@ po::options_description Describe() {
       ("stats-json", po::value<std::string>(),
        "FILE: write the run's measurements (time busy, waiting and blocked per worker, CPU "
        "time, bytes) as JSON")
+      ("metrics-file", po::value<std::string>(),
+       "FILE.prom: write the run's metrics (counts, duration, success, exit code, last "
+       "success time) in Prometheus text format, atomically, also when the run fails (for "
+       "node_exporter's textfile collector)")
       ("redirect-outputs", po::value<std::string>(),
        "DIR: write every output (reports, records, rejects, stdout ones too) into DIR instead "
        "of its configured path (the comparison mode runs its children so)")
@@ -101,6 +110,7 @@ Status ParseArgs(int argc, char** argv, CliOptions* options) {
   options->help = vm.count("help") > 0;
   if (vm.count("trace")) options->run.trace_path = vm["trace"].as<std::string>();
   if (vm.count("stats-json")) options->run.stats_path = vm["stats-json"].as<std::string>();
+  if (vm.count("metrics-file")) options->metrics_path = vm["metrics-file"].as<std::string>();
   if (vm.count("redirect-outputs")) {
     options->redirect_outputs = vm["redirect-outputs"].as<std::string>();
   }
@@ -202,9 +212,58 @@ int RunCompareMode(const CliOptions& options) {
   return 0;
 }
 
+// The run's metrics from how far it got. `exit_code` 0 is success.
+RunMetrics MetricsOf(const std::string& job, int exit_code, const JobProgress& progress,
+                     const Plan* plan, std::chrono::steady_clock::time_point start) {
+  RunMetrics m;
+  m.job = job;
+  m.exit_code = exit_code;
+  m.duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  m.timestamp_seconds = static_cast<int64_t>(std::time(nullptr));
+  m.inputs = progress.inputs;
+  m.has_counts = progress.read_all && plan != nullptr;
+  if (m.has_counts) {
+    const RunStats& s = progress.stats;
+    const BatchCounters& c = s.counters;
+    m.lines = c.lines + s.oversized_lines + c.dropped_lines;  // as the report's `lines`
+    m.bytes = c.bytes;
+    m.matched = c.matched;
+    m.unparsed = c.mismatched;
+    m.oversized = s.oversized_lines;
+    if (plan->on_mismatch == OnMismatch::kReject && !plan->rejects_path.empty()) {
+      m.rejected = c.mismatched + c.invalid_utf8 + s.oversized_lines;  // BatchRenderer::Reject
+    }
+    m.skipped_inputs = s.skipped_inputs.size();
+    m.stage_busy_seconds = progress.stage_busy_seconds;
+  }
+  return m;
+}
+
+// Ends a run that writes --metrics-file: commits the metrics whatever `status` is, and
+// returns the exit code. A metrics file that cannot be written fails an otherwise successful
+// run with 73 (its outputs are in place); a failed run keeps its own exit code and only warns.
+int FinishWithMetrics(MetricsFile* metrics, const std::string& job, const Status& status,
+                      const JobProgress& progress, const Plan* plan,
+                      std::chrono::steady_clock::time_point start) {
+  if (!status.ok()) std::cerr << "logpipe: " << status.message() << "\n";
+  if (metrics == nullptr) return status.exit_code();
+  Status written = metrics->Commit(MetricsOf(job, status.exit_code(), progress, plan, start));
+  if (written.ok()) return status.exit_code();
+  if (status.ok()) {
+    std::cerr << "logpipe: the run succeeded and wrote its outputs, but not its metrics file: "
+              << written.message() << "\n";
+    return written.exit_code();
+  }
+  std::cerr << "logpipe: warning: could not write the metrics file either: " << written.message()
+            << "\n";
+  return status.exit_code();
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
+  const auto start = std::chrono::steady_clock::now();
   CliOptions options;
   Status parsed = ParseArgs(argc, argv, &options);
   if (!parsed.ok()) return Fail(parsed);
@@ -223,14 +282,34 @@ int RunCli(int argc, char** argv) {
     PrintPatterns();
     return 0;
   }
-  if (!options.compare.empty() || !options.compare_sets.empty()) return RunCompareMode(options);
+  if (!options.compare.empty() || !options.compare_sets.empty()) {
+    if (!options.metrics_path.empty()) {
+      return Fail(UsageError("--metrics-file is for a single run, not comparison mode"));
+    }
+    return RunCompareMode(options);
+  }
   if (options.config.empty()) {
     return Fail(UsageError("no config given; run logpipe --config run.yaml (see --help)"));
   }
   Result<Config> config = LoadConfigFile(options.config, options.overrides);
+  // Without a config there is no job name to label metrics with: no metrics file.
   if (!config.ok()) return Fail(config.status());
+  const std::string job = config->name;
+  // --metrics-file: opened before any work (an unwritable path fails now, with 73) and
+  // committed at the end of the run, whatever its outcome. --dry-run and --explain run nothing
+  // and write no metrics.
+  std::optional<MetricsFile> metrics;
+  if (!options.metrics_path.empty() && !options.dry_run && !options.explain) {
+    Result<MetricsFile> opened = MetricsFile::Open(options.metrics_path);
+    if (!opened.ok()) return Fail(opened.status());
+    metrics.emplace(std::move(opened.value()));
+  }
+  MetricsFile* metrics_ptr = metrics ? &*metrics : nullptr;
+  JobProgress progress;
   Result<Plan> plan = BuildPlan(std::move(config.value()));
-  if (!plan.ok()) return Fail(plan.status());
+  if (!plan.ok()) {
+    return FinishWithMetrics(metrics_ptr, job, plan.status(), progress, nullptr, start);
+  }
   if (options.explain) {
     std::cout << plan->Explain();
     return 0;
@@ -242,8 +321,10 @@ int RunCli(int argc, char** argv) {
     if (!options.quiet) std::cerr << *summary;
     return 0;
   }
-  Result<JobResult> result = RunJob(*plan, options.run);
-  if (!result.ok()) return Fail(result.status());
+  Result<JobResult> result = RunJob(*plan, options.run, &progress);
+  if (!result.ok()) {
+    return FinishWithMetrics(metrics_ptr, job, result.status(), progress, &*plan, start);
+  }
   // A skipped input is something wrong even in a successful run: always say so (cron mails it).
   for (const SkippedInput& skipped : result->stats.skipped_inputs) {
     std::fprintf(stderr, "logpipe: skipped %s: %s\n", skipped.input.c_str(),
@@ -259,7 +340,7 @@ int RunCli(int argc, char** argv) {
                  result->wall_seconds, static_cast<unsigned long long>(c.matched),
                  static_cast<unsigned long long>(c.mismatched));
   }
-  return 0;
+  return FinishWithMetrics(metrics_ptr, job, Status::Ok(), progress, &*plan, start);
 }
 
 }  // namespace logpipe

@@ -74,6 +74,8 @@ struct StageSpec {
   std::string encoding = "latin1";                      // latin1 | utf8
   OnMismatch on_mismatch = OnMismatch::kCount;
   std::string rejects;                                  // rejects file path
+  // Fail the run (65) when the lines it did not parse are over this fraction of all lines.
+  std::optional<double> max_reject_ratio;               // 0..1; none: no limit
   MultilineSpec multiline;
   // filter
   std::string filter_where;  // config key `where`

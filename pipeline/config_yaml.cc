@@ -431,7 +431,8 @@ class Converter {
       if (stage.type == "parse") {
         LOGPIPE_RETURN_IF_ERROR(ExpectMap(item, "a parse stage",
                                           {"type", "pattern", "regex", "fields", "encoding",
-                                           "on_mismatch", "rejects", "multiline", "exec"}));
+                                           "on_mismatch", "rejects", "max_reject_ratio", "multiline",
+                                           "exec"}));
         if (item["pattern"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["pattern"], "pattern", &stage.pattern));
         if (item["regex"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["regex"], "regex", &stage.regex));
         if (stage.pattern.empty() == stage.regex.empty()) {
@@ -463,6 +464,20 @@ class Converter {
           }
         }
         if (item["rejects"]) LOGPIPE_RETURN_IF_ERROR(GetString(item["rejects"], "rejects", &stage.rejects));
+        if (item["max_reject_ratio"]) {
+          const YAML::Node& node = item["max_reject_ratio"];
+          const std::string text = node.IsScalar() ? node.Scalar() : "";
+          double ratio = 0;
+          auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), ratio);
+          // `!(ratio >= 0 && ratio <= 1)` also refuses nan.
+          if (!node.IsScalar() || text.empty() || ec != std::errc() ||
+              p != text.data() + text.size() || !(ratio >= 0 && ratio <= 1)) {
+            return Error(node, "expected 'max_reject_ratio' to be a fraction from 0 to 1 (e.g. "
+                               "0.01 for 1% of the lines), got '" + text + "'");
+          }
+          stage.max_reject_ratio = ratio;
+          stage.places["max_reject_ratio"] = Place(node);
+        }
         if (item["multiline"]) {
           LOGPIPE_RETURN_IF_ERROR(ConvertMultiline(item["multiline"], &stage.multiline));
           stage.places["multiline"] = Place(item["multiline"]);

@@ -1,12 +1,14 @@
 #include "pipeline/job.h"
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 
 #include "io/byte_source.h"
 #include "io/url_fetch.h"
 #include "pipeline/executor_processes.h"
+#include "pipeline/metrics_file.h"
 #include "pipeline/output_target.h"
 #include "pipeline/run_stats_json.h"
 #include "stages/report_format.h"
@@ -48,15 +50,41 @@ class JobConsumer : public OrderedConsumer {
 
   Status Commit() {
     for (auto& target : records_) LOGPIPE_RETURN_IF_ERROR(target.Commit());
-    if (rejects_) LOGPIPE_RETURN_IF_ERROR(rejects_->Commit());
-    return Status::Ok();
+    return CommitRejects();
   }
+  Status CommitRejects() { return rejects_ ? rejects_->Commit() : Status::Ok(); }
 
  private:
   const Plan& plan_;
   std::vector<OutputTarget> records_;
   std::optional<OutputTarget> rejects_;
 };
+
+// max_reject_ratio: the lines the parse stage did not accept (unparsed, invalid UTF-8,
+// oversized: what on_mismatch counts or rejects) over all the lines it saw (events with
+// multiline). Over the limit: kDataError naming the ratio, the limit, the count and the rejects.
+Status CheckRejectRatio(const Plan& plan, const RunStats& stats) {
+  if (!plan.max_reject_ratio) return Status::Ok();
+  const BatchCounters& c = stats.counters;
+  const uint64_t bad = c.mismatched + c.invalid_utf8 + stats.oversized_lines;
+  const uint64_t total = c.matched + bad;
+  if (total == 0) return Status::Ok();
+  const double ratio = static_cast<double>(bad) / static_cast<double>(total);
+  if (ratio <= *plan.max_reject_ratio) return Status::Ok();
+  const char* unit = plan.chunker.multiline.enabled() ? "events" : "lines";
+  char text[160];
+  std::snprintf(text, sizeof text, "%llu of %llu %s did not parse: ratio %.6g is over "
+                "max_reject_ratio %g",
+                static_cast<unsigned long long>(bad), static_cast<unsigned long long>(total), unit,
+                ratio, *plan.max_reject_ratio);
+  std::string message = plan.max_reject_ratio_place + ": " + text;
+  if (plan.on_mismatch == OnMismatch::kReject && !plan.rejects_path.empty()) {
+    message += "; the rejected lines are in " + plan.rejects_path;
+  } else {
+    message += "; use on_mismatch: reject with rejects: PATH to see them";
+  }
+  return DataError(message + "; no report or records were written");
+}
 
 }  // namespace
 
@@ -94,12 +122,15 @@ std::vector<std::pair<std::string, uint64_t>> ReportTotals(const Plan& plan,
   return totals;
 }
 
-Result<JobResult> RunJob(const Plan& plan, const RunOptions& options) {
+Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgress* progress) {
   const auto start = std::chrono::steady_clock::now();
+  JobProgress unused;
+  if (progress == nullptr) progress = &unused;
   JobResult result;
   Result<std::vector<std::string>> inputs = plan.ExpandInputs();
   if (!inputs.ok()) return inputs.status();
   result.inputs = std::move(inputs.value());
+  progress->inputs = result.inputs.size();
 
   // Open every output first: a run that cannot write fails before it reads a byte.
   JobConsumer consumer(plan);
@@ -129,6 +160,18 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options) {
       uses_processes ? NewProcessesExecutorWithStats(&processes) : NewExecutor(plan);
   LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs, renderer, consumer, &run));
   result.stats = run.stats;
+  progress->read_all = true;
+  progress->stats = run.stats;
+  progress->stage_busy_seconds = StageBusySeconds(run.trace);
+  if (Status ratio = CheckRejectRatio(plan, run.stats); !ratio.ok()) {
+    // The rejects are the evidence of what failed the run: keep them. Records and reports
+    // are not committed.
+    if (Status rejects = consumer.CommitRejects(); !rejects.ok()) {
+      return DataError(ratio.message() + " (and the rejects file could not be written: " +
+                       rejects.message() + ")");
+    }
+    return ratio;
+  }
 
   result.report.job_name = plan.config.name;
   result.report.totals = ReportTotals(plan, result.inputs, run.stats);

@@ -7,9 +7,12 @@
 // Thread-safety: call from the main thread; the executor owns any other threads.
 // Errors: the first failure, with the Status code that becomes the exit code: kNoInput (66)
 //   missing input, kDataError (65) bad data with on_mismatch: fail or a corrupt compressed
-//   input, kCantCreate (73) unwritable output, kIoError (74). Nothing is committed on error.
+//   input or more unparsed lines than the parse stage's max_reject_ratio, kCantCreate (73)
+//   unwritable output, kIoError (74). Nothing is committed on error, except the rejects file
+//   when max_reject_ratio fails the run (the lines that failed it, for the operator to read).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +36,17 @@ struct RunOptions {
   std::string stats_path;  // --stats-json: the run's measurements (pipeline/run_stats_json.h)
 };
 
-Result<JobResult> RunJob(const Plan& plan, const RunOptions& options = {});
+// How far a run got, filled as it goes, failed runs too (for --metrics-file).
+struct JobProgress {
+  std::optional<size_t> inputs;  // set once the inputs are expanded
+  bool read_all = false;         // the executor finished: `stats` and `stage_busy_seconds` are
+                                 // complete (a run can still fail after, e.g. max_reject_ratio)
+  RunStats stats;
+  std::vector<std::pair<std::string, double>> stage_busy_seconds;  // per track role
+};
+
+Result<JobResult> RunJob(const Plan& plan, const RunOptions& options = {},
+                         JobProgress* progress = nullptr);
 
 // --dry-run: expands the inputs and opens each one (detecting its compression), runs nothing,
 // writes nothing. Returns a short description of what a run would read.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -381,6 +382,8 @@ Result<Plan> BuildPlan(Config config) {
 
   plan.on_mismatch = parse_spec.on_mismatch;
   plan.rejects_path = parse_spec.rejects;
+  plan.max_reject_ratio = parse_spec.max_reject_ratio;
+  if (plan.max_reject_ratio) plan.max_reject_ratio_place = Place(parse_spec, "max_reject_ratio");
 
   for (const auto& out : config.outputs) {
     if (out.kind == "records") {
@@ -570,6 +573,11 @@ std::string Plan::Explain() const {
                                                               : "fail";
   out += "  on_mismatch: " + std::string(mismatch) +
          (rejects_path.empty() ? "" : " (rejects to " + rejects_path + ")") + "\n";
+  if (max_reject_ratio) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%g", *max_reject_ratio);
+    out += "  max_reject_ratio: " + std::string(ratio) + " (more unparsed lines fail the run)\n";
+  }
   for (const auto& stage : config.stages) {
     if (stage.type == "filter") out += "filter: " + stage.filter_where + "\n";
     if (stage.type == "aggregate") {

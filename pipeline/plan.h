@@ -11,6 +11,7 @@
 // Errors: kConfig naming the config place ("run.yaml:12:14: ...") and what was expected.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,8 @@ class Plan {
   std::vector<std::string> aggregate_names;       // report table names, unique
   OnMismatch on_mismatch = OnMismatch::kCount;
   std::string rejects_path;                       // empty: no rejects file
+  std::optional<double> max_reject_ratio;         // the parse stage's limit (none: no limit)
+  std::string max_reject_ratio_place;             // where it was set, for the error message
   std::vector<RecordOutputPlan> record_outputs;
   std::vector<OutputSpec> report_outputs;         // never empty: default is a table on stdout
   std::vector<size_t> report_csv_tables;          // per report output: the table a csv writes

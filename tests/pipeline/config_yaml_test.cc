@@ -175,5 +175,22 @@ TEST(ConfigYaml, MultilineErrorsNameThePlace) {
   }
 }
 
+TEST(ConfigYaml, MaxRejectRatioIsReadAndBadValuesNameThePlace) {
+  const std::string head =
+      "inputs: [a.log]\nstages:\n  - type: parse\n    pattern: combined\n    max_reject_ratio: ";
+  Result<Config> good = LoadConfigString(head + "0.01\n", "run.yaml", {});
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  ASSERT_TRUE(good->stages[0].max_reject_ratio.has_value());
+  EXPECT_DOUBLE_EQ(*good->stages[0].max_reject_ratio, 0.01);
+  for (const char* bad : {"1.5", "-0.1", "abc", "nan", "0.5x", "[0.1]", "\"\""}) {
+    Result<Config> config = LoadConfigString(head + bad + "\n", "run.yaml", {});
+    ASSERT_FALSE(config.ok()) << bad;
+    EXPECT_EQ(config.status().code(), StatusCode::kConfig) << bad;
+    EXPECT_NE(config.status().message().find("run.yaml:5:23: expected 'max_reject_ratio'"),
+              std::string::npos)
+        << config.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace logpipe
