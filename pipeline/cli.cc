@@ -6,13 +6,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "io/lock_file.h"
 #include "pipeline/compare.h"
 #include "pipeline/config_yaml.h"
 #include "pipeline/job.h"
 #include "pipeline/plan.h"
+#include "pipeline/run_interrupt.h"
 #include "pipeline/version.h"
 #include "stages/pattern_library.h"
 
@@ -31,6 +34,7 @@ struct CliOptions {
   bool version = false;
   bool help = false;
   RunOptions run;
+  std::string lock;              // --lock FILE
   std::string redirect_outputs;  // write every output into this directory instead
   // Comparison mode.
   std::vector<std::string> compare;       // config files, one variant each
@@ -61,6 +65,10 @@ po::options_description Describe() {
       ("stats-json", po::value<std::string>(),
        "FILE: write the run's measurements (time busy, waiting and blocked per worker, CPU "
        "time, bytes) as JSON")
+      ("lock", po::value<std::string>(),
+       "FILE: take an exclusive lock on FILE (created if missing, never deleted) before the "
+       "config is read, for the whole run; if another run holds it, exit 75 at once (for "
+       "cron). Not with --compare")
       ("redirect-outputs", po::value<std::string>(),
        "DIR: write every output (reports, records, rejects, stdout ones too) into DIR instead "
        "of its configured path (the comparison mode runs its children so)")
@@ -101,6 +109,7 @@ Status ParseArgs(int argc, char** argv, CliOptions* options) {
   options->help = vm.count("help") > 0;
   if (vm.count("trace")) options->run.trace_path = vm["trace"].as<std::string>();
   if (vm.count("stats-json")) options->run.stats_path = vm["stats-json"].as<std::string>();
+  if (vm.count("lock")) options->lock = vm["lock"].as<std::string>();
   if (vm.count("redirect-outputs")) {
     options->redirect_outputs = vm["redirect-outputs"].as<std::string>();
   }
@@ -209,10 +218,11 @@ int RunCli(int argc, char** argv) {
   Status parsed = ParseArgs(argc, argv, &options);
   if (!parsed.ok()) return Fail(parsed);
   if (options.help) {
-    std::cout << Describe() << "\nExit codes: 0 ok, 64 usage, 65 bad input data, 66 missing "
-                               "input, 69 download failed, 70 internal error, 73 cannot write output, 74 I/O "
-                               "error, "
-                               "78 bad config.\n";
+    std::cout << Describe()
+              << "\nExit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 69 download "
+                 "failed, 70 internal error, 73 cannot write output, 74 I/O error, 75 --lock held "
+                 "by another run (try again later), 78 bad config, 130 interrupted (SIGINT), 143 "
+                 "terminated (SIGTERM); 130 and 143 write no output.\n";
     return 0;
   }
   if (options.version) {
@@ -223,9 +233,21 @@ int RunCli(int argc, char** argv) {
     PrintPatterns();
     return 0;
   }
-  if (!options.compare.empty() || !options.compare_sets.empty()) return RunCompareMode(options);
+  const bool compare_mode = !options.compare.empty() || !options.compare_sets.empty();
+  if (compare_mode && !options.lock.empty()) {
+    return Fail(UsageError("--lock applies to a normal run, not to --compare"));
+  }
+  if (compare_mode) return RunCompareMode(options);
   if (options.config.empty()) {
     return Fail(UsageError("no config given; run logpipe --config run.yaml (see --help)"));
+  }
+  // --lock: before anything is read, held until RunCli returns (the process exits).
+  std::optional<LockFile> lock;
+  if (!options.lock.empty()) {
+    Result<LockFile> acquired = LockFile::Acquire(options.lock);
+    if (!acquired.ok()) return Fail(acquired.status());
+    lock.emplace(std::move(acquired.value()));
+    SetFdToCloseInShards(lock->fd());  // a forked shard must not keep the lock
   }
   Result<Config> config = LoadConfigFile(options.config, options.overrides);
   if (!config.ok()) return Fail(config.status());
@@ -242,7 +264,10 @@ int RunCli(int argc, char** argv) {
     if (!options.quiet) std::cerr << *summary;
     return 0;
   }
-  Result<JobResult> result = RunJob(*plan, options.run);
+  Result<JobResult> result = [&] {
+    InterruptGuard stop_on_signals;  // SIGINT/SIGTERM: exit 130/143, nothing written
+    return RunJob(*plan, options.run);
+  }();
   if (!result.ok()) return Fail(result.status());
   // A skipped input is something wrong even in a successful run: always say so (cron mails it).
   for (const SkippedInput& skipped : result->stats.skipped_inputs) {

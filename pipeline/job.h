@@ -7,7 +7,9 @@
 // Thread-safety: call from the main thread; the executor owns any other threads.
 // Errors: the first failure, with the Status code that becomes the exit code: kNoInput (66)
 //   missing input, kDataError (65) bad data with on_mismatch: fail or a corrupt compressed
-//   input, kCantCreate (73) unwritable output, kIoError (74). Nothing is committed on error.
+//   input, kCantCreate (73) unwritable output, kIoError (74), kInterrupted (130) / kTerminated
+//   (143) after SIGINT / SIGTERM under an InterruptGuard (pipeline/run_interrupt.h). Nothing is
+//   committed on error.
 
 #include <cstdint>
 #include <string>
