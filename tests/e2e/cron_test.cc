@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -66,6 +67,14 @@ pid_t StartLogpipe(const std::vector<std::string>& args, const std::string& out_
   }
   return pid;
 }
+
+// SIGKILLs and reaps a background run that a failed ASSERT left behind.
+struct ReapOnExit {
+  pid_t pid;
+  ~ReapOnExit() {
+    if (pid > 0 && kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+  }
+};
 
 // The exit code (128 + signal if killed); SIGKILLs it and returns -1 if it hangs.
 int WaitExit(pid_t pid, double limit = kHangSeconds) {
@@ -215,6 +224,7 @@ TEST_F(CronTest, SecondRunExits75WhileTheFirstHoldsTheLockThenAThirdRunSucceeds)
                                                                    "processes", 2));
   const pid_t first = StartLogpipe({"--config", config, "--lock", lock}, dir.path() + "/1.out",
                                    dir.path() + "/1.err");
+  ReapOnExit reap_first{first};
   // The first run has the lock once it wrote its pid; it then waits for the FIFO's writer.
   ASSERT_TRUE(WaitUntil([&] { return Slurp(lock) == std::to_string(first) + "\n"; }))
       << Slurp(dir.path() + "/1.err");
@@ -236,6 +246,7 @@ TEST_F(CronTest, SecondRunExits75WhileTheFirstHoldsTheLockThenAThirdRunSucceeds)
   {
     FifoFeeder feeder(fifo, 3000);  // 3000 lines, then the end
     EXPECT_EQ(WaitExit(first), 0) << Slurp(dir.path() + "/1.err");
+    reap_first.pid = -1;
   }
   nlohmann::json report = ReadJson(dir.path() + "/out/report.json");
   EXPECT_EQ(report["totals"]["lines"], 3000);
@@ -291,9 +302,10 @@ TEST_P(CronSignalTest, StopsWithItsExitCodeAndLeavesNothingBehind) {
   }
   const std::string config =
       dir.Write("signal-run.yaml", CountJobYaml(fifo, out, c.model, c.workers));
+  std::unique_ptr<FifoFeeder> feeder;  // destroyed after reap_run: its write() ends with EPIPE
   const pid_t run = StartLogpipe({"--config", config, "--stats-json", out + "/stats.json"},
                                  dir.path() + "/run.out", dir.path() + "/run.err");
-  std::unique_ptr<FifoFeeder> feeder;
+  ReapOnExit reap_run{run};
   if (c.feed) {
     feeder = std::make_unique<FifoFeeder>(fifo, -1);
     // Mid-run: it has read megabytes (the FIFO holds 64 KiB) and is still reading.
@@ -309,6 +321,7 @@ TEST_P(CronSignalTest, StopsWithItsExitCodeAndLeavesNothingBehind) {
   }
   ASSERT_EQ(kill(run, c.signal), 0);
   const int code = WaitExit(run);
+  reap_run.pid = -1;
   if (feeder) feeder->Stop();
 
   EXPECT_EQ(code, 128 + c.signal);
