@@ -35,6 +35,9 @@ class AtomicFile {
   void Abort();
 
   const std::string& path() const { return path_; }
+  // The temp file ("" once committed or aborted), for a signal path that must remove it
+  // without running destructors (pipeline/run_interrupt.h).
+  const std::string& temp_path() const { return temp_path_; }
 
  private:
   AtomicFile() = default;

@@ -17,6 +17,8 @@ int ExitCodeFor(StatusCode code) {
     case StatusCode::kIoError: return 74;
     case StatusCode::kTempFail: return 75;
     case StatusCode::kConfig: return 78;
+    case StatusCode::kInterrupted: return 130;
+    case StatusCode::kTerminated: return 143;
   }
   return 70;
 }
@@ -33,6 +35,8 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kIoError: return "I/O error";
     case StatusCode::kTempFail: return "temporary failure";
     case StatusCode::kConfig: return "configuration error";
+    case StatusCode::kInterrupted: return "interrupted";
+    case StatusCode::kTerminated: return "terminated";
   }
   return "unknown";
 }
@@ -55,7 +59,7 @@ bool Status::DecodeFrom(const std::string& bytes, Status* out) {
   if (bytes.size() < 8) return false;
   std::memcpy(&code, bytes.data(), 4);
   std::memcpy(&len, bytes.data() + 4, 4);
-  if (code > static_cast<uint32_t>(StatusCode::kConfig) || bytes.size() != 8 + size_t{len}) {
+  if (code > static_cast<uint32_t>(StatusCode::kTerminated) || bytes.size() != 8 + size_t{len}) {
     return false;
   }
   *out = Status(static_cast<StatusCode>(code), bytes.substr(8));

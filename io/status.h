@@ -3,8 +3,8 @@
 //
 // Exceptions never cross a layer: third-party code that throws (yaml-cpp, Boost, filesystem)
 // is wrapped in one adapter that returns a Status. A Status encodes to bytes so forked shards
-// can send their outcome back, and its code maps 1:1 onto the process exit codes (sysexits)
-// documented in the README.
+// can send their outcome back, and its code maps 1:1 onto the process exit codes (sysexits,
+// and the shell's 128 + signal for a run stopped by a signal) documented in the README.
 // Thread-safety: values; copy freely.
 // Errors: the message names the thing and the place ("a.log.gz: truncated gzip at byte 10")
 //   and, where it helps, what to do.
@@ -27,9 +27,12 @@ enum class StatusCode {
   kIoError,      // read/write failure mid-run               -> exit 74 (EX_IOERR)
   kTempFail,     // try again later (lock held, timeout)     -> exit 75 (EX_TEMPFAIL)
   kConfig,       // bad configuration                        -> exit 78 (EX_CONFIG)
+  kInterrupted,  // stopped by SIGINT (Ctrl-C)                -> exit 130 (128 + SIGINT)
+  kTerminated,   // stopped by SIGTERM (kill, systemd stop)   -> exit 143 (128 + SIGTERM)
 };
 
-// The process exit code for `code` (sysexits.h values; 0 for kOk).
+// The process exit code for `code` (sysexits.h values; 0 for kOk; 130 and 143 as a shell
+// reports a process killed by SIGINT or SIGTERM).
 int ExitCodeFor(StatusCode code);
 // "usage", "data error", ... for messages and reports.
 const char* StatusCodeName(StatusCode code);

@@ -12,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "io/lock_file.h"
 #include "pipeline/compare.h"
 #include "pipeline/config_yaml.h"
 #include "pipeline/job.h"
 #include "pipeline/metrics_file.h"
 #include "pipeline/plan.h"
+#include "pipeline/run_interrupt.h"
 #include "pipeline/version.h"
 #include "stages/pattern_library.h"
 
@@ -36,6 +38,7 @@ struct CliOptions {
   bool help = false;
   RunOptions run;
   std::string metrics_path;      // --metrics-file
+  std::string lock;              // --lock FILE
   std::string redirect_outputs;  // write every output into this directory instead
   // Comparison mode.
   std::vector<std::string> compare;       // config files, one variant each
@@ -70,6 +73,10 @@ po::options_description Describe() {
        "FILE.prom: write the run's metrics (counts, duration, success, exit code, last "
        "success time) in Prometheus text format, atomically, also when the run fails (for "
        "node_exporter's textfile collector)")
+      ("lock", po::value<std::string>(),
+       "FILE: take an exclusive lock on FILE (created if missing, never deleted) before the "
+       "config is read, for the whole run; if another run holds it, exit 75 at once (for "
+       "cron). Not with --compare")
       ("redirect-outputs", po::value<std::string>(),
        "DIR: write every output (reports, records, rejects, stdout ones too) into DIR instead "
        "of its configured path (the comparison mode runs its children so)")
@@ -111,6 +118,7 @@ Status ParseArgs(int argc, char** argv, CliOptions* options) {
   if (vm.count("trace")) options->run.trace_path = vm["trace"].as<std::string>();
   if (vm.count("stats-json")) options->run.stats_path = vm["stats-json"].as<std::string>();
   if (vm.count("metrics-file")) options->metrics_path = vm["metrics-file"].as<std::string>();
+  if (vm.count("lock")) options->lock = vm["lock"].as<std::string>();
   if (vm.count("redirect-outputs")) {
     options->redirect_outputs = vm["redirect-outputs"].as<std::string>();
   }
@@ -268,10 +276,11 @@ int RunCli(int argc, char** argv) {
   Status parsed = ParseArgs(argc, argv, &options);
   if (!parsed.ok()) return Fail(parsed);
   if (options.help) {
-    std::cout << Describe() << "\nExit codes: 0 ok, 64 usage, 65 bad input data, 66 missing "
-                               "input, 69 download failed, 70 internal error, 73 cannot write output, 74 I/O "
-                               "error, "
-                               "78 bad config.\n";
+    std::cout << Describe()
+              << "\nExit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 69 download "
+                 "failed, 70 internal error, 73 cannot write output, 74 I/O error, 75 --lock held "
+                 "by another run (try again later), 78 bad config, 130 interrupted (SIGINT), 143 "
+                 "terminated (SIGTERM); 130 and 143 write no output.\n";
     return 0;
   }
   if (options.version) {
@@ -282,14 +291,24 @@ int RunCli(int argc, char** argv) {
     PrintPatterns();
     return 0;
   }
-  if (!options.compare.empty() || !options.compare_sets.empty()) {
-    if (!options.metrics_path.empty()) {
-      return Fail(UsageError("--metrics-file is for a single run, not comparison mode"));
-    }
-    return RunCompareMode(options);
+  const bool compare_mode = !options.compare.empty() || !options.compare_sets.empty();
+  if (compare_mode && !options.lock.empty()) {
+    return Fail(UsageError("--lock applies to a normal run, not to --compare"));
   }
+  if (compare_mode && !options.metrics_path.empty()) {
+    return Fail(UsageError("--metrics-file is for a single run, not comparison mode"));
+  }
+  if (compare_mode) return RunCompareMode(options);
   if (options.config.empty()) {
     return Fail(UsageError("no config given; run logpipe --config run.yaml (see --help)"));
+  }
+  // --lock: before anything is read, held until RunCli returns (the process exits).
+  std::optional<LockFile> lock;
+  if (!options.lock.empty()) {
+    Result<LockFile> acquired = LockFile::Acquire(options.lock);
+    if (!acquired.ok()) return Fail(acquired.status());
+    lock.emplace(std::move(acquired.value()));
+    SetFdToCloseInShards(lock->fd());  // a forked shard must not keep the lock
   }
   Result<Config> config = LoadConfigFile(options.config, options.overrides);
   // Without a config there is no job name to label metrics with: no metrics file.
@@ -321,7 +340,10 @@ int RunCli(int argc, char** argv) {
     if (!options.quiet) std::cerr << *summary;
     return 0;
   }
-  Result<JobResult> result = RunJob(*plan, options.run, &progress);
+  Result<JobResult> result = [&] {
+    InterruptGuard stop_on_signals;  // SIGINT/SIGTERM: exit 130/143, nothing written
+    return RunJob(*plan, options.run, &progress);
+  }();
   if (!result.ok()) {
     return FinishWithMetrics(metrics_ptr, job, result.status(), progress, &*plan, start);
   }

@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "pipeline/input_stream.h"
+#include "pipeline/run_interrupt.h"
 #include "pipeline/wire_bytes.h"
 #include "pipeline/work_item.h"
 
@@ -69,6 +70,7 @@ namespace {
 constexpr size_t kMaxInFlightPerShard = 2;
 constexpr size_t kRecvBlock = size_t{256} << 10;
 constexpr int kSocketBufferBytes = 4 << 20;
+constexpr int kStopPollMillis = 100;  // how often a busy wait looks at StopRequested()
 // A reply longer than this is garbage (a chunk's rendered output is a few times chunk_bytes).
 constexpr uint64_t kMaxReplyBytes = uint64_t{1} << 40;
 
@@ -631,16 +633,23 @@ class ProcessesRun {
     }
     const pid_t parent = getpid();
     const auto start = std::chrono::steady_clock::now();
+    sigset_t old_mask;
+    BlockRunSignals(&old_mask);  // a SIGTERM during fork is the parent's, not the child's
     const pid_t pid = fork();
     const int fork_errno = errno;
     if (pid == 0) {
       // The child: never returns and never runs the parent's destructors (see ShardMain).
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(1);  // the parent died before prctl took effect
+      // Closes the --lock descriptor (a shard must never keep the run's lock) and leaves
+      // SIGINT/SIGTERM to the parent, which stops the shards (pipeline/run_interrupt.h).
+      InShardAfterFork(old_mask);
       close(sv[0]);
       for (int fd : others) close(fd);
       ShardMain(ctx_, sv[1]);
     }
+    if (pid > 0) RegisterShard(pid);  // before a pending signal can run the forced stop
+    RestoreSignalMask(old_mask);
     stats_.fork_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     close(sv[1]);
@@ -663,7 +672,10 @@ class ProcessesRun {
       if (s.fd >= 0) close(s.fd);
       s.fd = -1;
       int status = 0;
-      if (s.pid > 0) Reap(s.pid, &status);
+      if (s.pid > 0) {
+        UnregisterShard(s.pid);
+        Reap(s.pid, &status);
+      }
       s.pid = -1;
     }
   }
@@ -866,9 +878,11 @@ class ProcessesRun {
     s.fd = -1;
     const pid_t pid = s.pid;
     int status = 0;
+    UnregisterShard(pid);
     const bool reaped = Reap(pid, &status);
     s.pid = -1;
     if (s.finished) return Status::Ok();  // it exits right after sending its partials
+    if (StopRequested()) return InterruptedStatus();  // no retry: the run is stopping
     const std::string how = DescribeExit(reaped, status);
     const std::string where = DescribeWork(s);
     if (s.attempt == 0 && !s.streamed) {
@@ -996,8 +1010,10 @@ class ProcessesRun {
       int ready;
       {
         ScopedSpan span(parent_, SpanKind::kWaitInput);
-        ready = poll(fds.data(), fds.size(), -1);
+        // A timeout, so that a stop request is seen even while every shard is busy.
+        ready = poll(fds.data(), fds.size(), kStopPollMillis);
       }
+      if (StopRequested()) return InterruptedStatus();
       if (ready < 0) {
         if (errno == EINTR) continue;
         return InternalError(std::string("poll failed: ") + strerror(errno));

@@ -37,6 +37,11 @@
 //   second death, or a death that cannot be retried, fails the run with kInternal (exit 70)
 //   naming the shard, its pid, how it died, and the input and byte range it was working on.
 //   The consumer's error (on_mismatch: fail) kills and reaps every shard and is returned.
+//   SIGINT/SIGTERM (pipeline/run_interrupt.h): the parent sees StopRequested() before its next
+//   chunk or within 100 ms of waiting in poll(), kills and reaps every shard (a shard that dies
+//   then is not retried) and returns InterruptedStatus(). Shards ignore SIGINT (Ctrl-C reaches
+//   the whole process group; the parent stops them), keep SIGTERM's default action, and close
+//   the --lock descriptor right after fork.
 //
 // Test-only fault injection (never set it in production): the environment variable
 //   LOGPIPE_TEST_KILL_SHARD=SEQ makes the first shard that receives chunk SEQ raise(SIGKILL)

@@ -4,6 +4,7 @@
 
 #include "io/byte_source.h"
 #include "io/url_fetch.h"
+#include "pipeline/run_interrupt.h"
 
 namespace logpipe {
 
@@ -36,6 +37,9 @@ bool InputStream::Skip(const Status& status) {
 }
 
 Result<bool> InputStream::Next(Chunk* chunk) {
+  // SIGINT/SIGTERM: every executor reads through here, so each stops at its next chunk
+  // through its read-error path (pipeline/run_interrupt.h).
+  if (StopRequested()) return InterruptedStatus();
   while (true) {
     if (current_ == nullptr) {
       if (next_input_ == inputs_.size()) return false;

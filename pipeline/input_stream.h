@@ -11,6 +11,7 @@
 // Errors: the first open or read failure, naming the input (kNoInput, kIoError, kDataError,
 //   kUnavailable for a failed download). With on_fetch_error: skip, a URL input that fails is
 //   left out instead and listed in `skipped` (lines it delivered before failing still count).
+//   After SIGINT/SIGTERM (pipeline/run_interrupt.h), Next() returns InterruptedStatus().
 
 #include <memory>
 #include <string>

@@ -10,6 +10,7 @@
 #include "pipeline/executor_processes.h"
 #include "pipeline/metrics_file.h"
 #include "pipeline/output_target.h"
+#include "pipeline/run_interrupt.h"
 #include "pipeline/run_stats_json.h"
 #include "stages/report_format.h"
 
@@ -46,6 +47,11 @@ class JobConsumer : public OrderedConsumer {
       LOGPIPE_RETURN_IF_ERROR(records_[i].Append(output.records[i]));
     }
     return Status::Ok();
+  }
+
+  void AppendTempPaths(std::vector<std::string>* paths) const {
+    for (const auto& target : records_) paths->push_back(target.temp_path());
+    if (rejects_) paths->push_back(rejects_->temp_path());
   }
 
   Status Commit() {
@@ -149,6 +155,13 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
     if (!target.ok()) return target.status();
     extras.emplace_back(std::move(target.value()), is_trace);
   }
+  // What a forced stop on SIGINT/SIGTERM removes (pipeline/run_interrupt.h); destructors
+  // remove them on every other path.
+  std::vector<std::string> temp_paths;
+  consumer.AppendTempPaths(&temp_paths);
+  for (const auto& target : reports) temp_paths.push_back(target.temp_path());
+  for (const auto& extra : extras) temp_paths.push_back(extra.first.temp_path());
+  SetTempFiles(std::move(temp_paths));  // stale after return: harmless (unique, our pid)
 
   RunResult run;
   run.trace.set_keep_spans(!options.trace_path.empty());
@@ -194,6 +207,8 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
     }
     LOGPIPE_RETURN_IF_ERROR(reports[i].Append(bytes));
   }
+  // From here on a signal no longer stops the run: outputs are renamed into place.
+  if (!BeginCommit()) return InterruptedStatus();
   // Records and rejects first, reports last: a report on disk implies its records are too.
   LOGPIPE_RETURN_IF_ERROR(consumer.Commit());
   for (auto& report : reports) LOGPIPE_RETURN_IF_ERROR(report.Commit());

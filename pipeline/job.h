@@ -8,8 +8,10 @@
 // Errors: the first failure, with the Status code that becomes the exit code: kNoInput (66)
 //   missing input, kDataError (65) bad data with on_mismatch: fail or a corrupt compressed
 //   input or more unparsed lines than the parse stage's max_reject_ratio, kCantCreate (73)
-//   unwritable output, kIoError (74). Nothing is committed on error, except the rejects file
-//   when max_reject_ratio fails the run (the lines that failed it, for the operator to read).
+//   unwritable output, kIoError (74), kInterrupted (130) / kTerminated (143) after SIGINT /
+//   SIGTERM under an InterruptGuard (pipeline/run_interrupt.h). Nothing is committed on error,
+//   except the rejects file when max_reject_ratio fails the run (the lines that failed it, for
+//   the operator to read).
 
 #include <cstdint>
 #include <optional>

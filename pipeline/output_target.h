@@ -25,6 +25,8 @@ class OutputTarget {
   Status Commit();
 
   const std::string& path() const { return path_; }
+  // The AtomicFile's temp file; "" for standard output.
+  std::string temp_path() const { return file_ ? file_->temp_path() : std::string(); }
 
  private:
   explicit OutputTarget(std::string path) : path_(std::move(path)) {}

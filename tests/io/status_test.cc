@@ -25,6 +25,8 @@ TEST(Status, CodesMapOntoSysexits) {
   EXPECT_EQ(ExitCodeFor(StatusCode::kIoError), 74);
   EXPECT_EQ(ExitCodeFor(StatusCode::kTempFail), 75);
   EXPECT_EQ(ExitCodeFor(StatusCode::kConfig), 78);
+  EXPECT_EQ(ExitCodeFor(StatusCode::kInterrupted), 130);
+  EXPECT_EQ(ExitCodeFor(StatusCode::kTerminated), 143);
 }
 
 TEST(Status, HelpersSetTheirCode) {
@@ -39,7 +41,7 @@ TEST(Status, HelpersSetTheirCode) {
 }
 
 TEST(Status, EveryCodeHasAName) {
-  for (int c = 0; c <= static_cast<int>(StatusCode::kConfig); ++c) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kTerminated); ++c) {
     std::string name = StatusCodeName(static_cast<StatusCode>(c));
     EXPECT_FALSE(name.empty());
     EXPECT_NE(name, "unknown");
