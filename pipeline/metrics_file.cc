@@ -130,9 +130,7 @@ std::string FindLastSuccess(std::string_view text, const std::string& job) {
 std::vector<std::pair<std::string, double>> StageBusySeconds(const RunTrace& trace) {
   std::vector<std::pair<std::string, double>> out;
   for (const RunTrace::Track& t : trace.tracks()) {
-    const int64_t busy = t.total_ns(SpanKind::kRead) + t.total_ns(SpanKind::kWork) +
-                         t.total_ns(SpanKind::kDeliver) + t.total_ns(SpanKind::kMerge) +
-                         t.total_ns(SpanKind::kSetup);
+    const int64_t busy = t.busy_ns();
     auto it = out.begin();
     while (it != out.end() && it->first != t.role()) ++it;
     if (it == out.end()) it = out.insert(out.end(), {t.role(), 0.0});

@@ -58,9 +58,7 @@ void AppendRunStatsJson(const Plan& plan, const JobResult& result, const RunTrac
     out->append(", ");
     Key("role", out);
     AppendJsonString(t.role(), out);
-    const int64_t busy = t.total_ns(SpanKind::kRead) + t.total_ns(SpanKind::kWork) +
-                         t.total_ns(SpanKind::kDeliver) + t.total_ns(SpanKind::kMerge) +
-                         t.total_ns(SpanKind::kSetup) + t.total_ns(SpanKind::kFetch);
+    const int64_t busy = t.busy_ns();
     const std::pair<const char*, int64_t> fields[] = {
         {"busy_s", busy},
         {"read_s", t.total_ns(SpanKind::kRead)},

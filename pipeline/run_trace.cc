@@ -106,6 +106,15 @@ void RunTrace::Track::Add(SpanKind kind, int64_t start_ns, int64_t end_ns, uint6
   }
 }
 
+int64_t RunTrace::Track::busy_ns() const {
+  int64_t busy = 0;
+  for (int k = 0; k < kSpanKinds; ++k) {
+    const auto kind = static_cast<SpanKind>(k);
+    if (kind != SpanKind::kWaitInput && kind != SpanKind::kWaitOutput) busy += totals_[k];
+  }
+  return busy;
+}
+
 void RunTrace::Track::AppendSpan(const Span& span) {
   if (first_ns_ < 0 || span.start_ns < first_ns_) first_ns_ = span.start_ns;
   last_ns_ = std::max(last_ns_, span.end_ns);

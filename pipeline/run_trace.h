@@ -67,6 +67,8 @@ class RunTrace {
     const std::string& name() const { return name_; }
     const std::string& role() const { return role_; }
     int64_t total_ns(SpanKind kind) const { return totals_[static_cast<int>(kind)]; }
+    // Time doing something: every kind but waiting for input and blocked on output.
+    int64_t busy_ns() const;
     int64_t cpu_ns() const { return cpu_ns_; }
     int64_t runq_ns() const { return runq_ns_; }
     const std::vector<Span>& spans() const { return spans_; }
