@@ -457,7 +457,7 @@ std::string MetricSketchNote(const std::string& expr) {
   Result<MetricSpec> spec = ParseMetric("m", expr);
   if (!spec.ok()) return "";
   if (spec->kind == Kind::kDistinctApprox) {
-    return "HyperLogLog (fixed 64-bit hash, 2^14 registers): exact up to " +
+    return "HyperLogLog, fixed 64-bit hash, 2^14 registers: exact up to " +
            std::to_string(HyperLogLog::kExactMax) + " values (8 bytes each), then " +
            std::to_string(HyperLogLog::kRegisters / 1024) +
            " KiB per group, 0.81% relative standard error";
@@ -465,8 +465,8 @@ std::string MetricSketchNote(const std::string& expr) {
   if (spec->kind == Kind::kPercentileApprox) {
     return "log-bucket histogram: within 1% of the exact nearest-rank percentile, 12 bytes per "
            "non-empty bucket, at most " +
-           std::to_string(LogHistogram::kMaxBuckets) + " buckets (" +
-           std::to_string(LogHistogram::kMaxBuckets * 12 / 1024) + " KiB) per group";
+           std::to_string(LogHistogram::kMaxBuckets) + " buckets = " +
+           std::to_string(LogHistogram::kMaxBuckets * 12 / 1024) + " KiB per group";
   }
   return "";
 }

@@ -1028,11 +1028,11 @@ TEST(AggregateApprox, ExplainNoteStatesTheSketchAndItsMemory) {
   EXPECT_EQ(MetricSketchNote("p99(rt)"), "");
   EXPECT_EQ(MetricSketchNote("nonsense"), "");
   EXPECT_EQ(MetricSketchNote("distinct_approx(ip)"),
-            "HyperLogLog (fixed 64-bit hash, 2^14 registers): exact up to 1024 values (8 bytes "
+            "HyperLogLog, fixed 64-bit hash, 2^14 registers: exact up to 1024 values (8 bytes "
             "each), then 16 KiB per group, 0.81% relative standard error");
   EXPECT_EQ(MetricSketchNote("p99_approx(rt)"),
             "log-bucket histogram: within 1% of the exact nearest-rank percentile, 12 bytes per "
-            "non-empty bucket, at most 2048 buckets (24 KiB) per group");
+            "non-empty bucket, at most 2048 buckets = 24 KiB per group");
 }
 
 // ---------------------------------------------------------------------------------------------
