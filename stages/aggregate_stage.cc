@@ -88,8 +88,8 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 // The closest metric function name to an unknown `fn` ("distinct_aprox" -> "distinct_approx",
 // "p95_aprox" -> "p95_approx"), or empty when nothing is close.
 std::string SuggestMetric(std::string_view fn) {
-  std::vector<std::string> names = {"count", "sum",  "min", "max",
-                                     "avg",   "distinct", "distinct_approx", "top"};
+  std::vector<std::string> names = {"count",           "sum", "min", "max", "avg", "distinct",
+                                    "distinct_approx", "top"};
   // pNN names keep the digits that were typed.
   size_t digits = 1;
   while (digits < fn.size() && ((fn[digits] >= '0' && fn[digits] <= '9') || fn[digits] == '.')) {
@@ -400,7 +400,8 @@ Result<MetricSpec> ParseMetric(const std::string& name, const std::string& expr)
                        "top_approx is not available: no bounded top-k sketch merges to the same "
                        "result in every order, and logpipe's results never depend on how the "
                        "input was split; use top(f, k) (exact, memory grows with distinct "
-                       "values), got '" + expr + "'");
+                       "values), got '" +
+                       expr + "'");
   }
   if (fn == "top") {
     std::string_view field, k_text;
@@ -440,10 +441,10 @@ Result<MetricSpec> ParseMetric(const std::string& name, const std::string& expr)
   } else if (fn.size() >= 2 && fn[0] == 'p' && ((fn[1] >= '0' && fn[1] <= '9') || fn[1] == '.')) {
     double p = 0;
     if (!ParsePercentile(fn.substr(1), &p) || !(p > 0) || p > 100) {
-      return ConfigError(prefix +
-                         (approx ? "pNN_approx(f)" : "pNN(f)") +
-                         std::string(" needs 0 < NN <= 100 with at most 6 decimals (p50, p99.9), got '") +
-                         expr + "'" + hint());
+      return ConfigError(
+          prefix + (approx ? "pNN_approx(f)" : "pNN(f)") +
+          std::string(" needs 0 < NN <= 100 with at most 6 decimals (p50, p99.9), got '") + expr +
+          "'" + hint());
     }
     spec.kind = approx ? Kind::kPercentileApprox : Kind::kPercentile;
     spec.percentile = p;
@@ -465,8 +466,8 @@ std::string MetricSketchNote(const std::string& expr) {
   if (spec->kind == Kind::kPercentileApprox) {
     return "log-bucket histogram: within 1% of the exact nearest-rank percentile, 12 bytes per "
            "non-empty bucket, at most " +
-           std::to_string(LogHistogram::kMaxBuckets) + " buckets = " +
-           std::to_string(LogHistogram::kMaxBuckets * 12 / 1024) + " KiB per group";
+           std::to_string(LogHistogram::kMaxBuckets) +
+           " buckets = " + std::to_string(LogHistogram::kMaxBuckets * 12 / 1024) + " KiB per group";
   }
   return "";
 }
@@ -495,11 +496,11 @@ struct MetricPlan {
 
 // Per-metric, per-group state; only the vectors of the metric's kind are used.
 struct MetricState {
-  std::vector<WideSum> sum;       // kSum, kAvg
-  std::vector<uint64_t> n;        // kAvg: present values
-  std::vector<uint8_t> has;       // kMin, kMax
-  std::vector<uint64_t> num;      // kMin, kMax on int/time (int64) or float (bits)
-  std::vector<std::string> text;  // kMin, kMax on strings
+  std::vector<WideSum> sum;        // kSum, kAvg
+  std::vector<uint64_t> n;         // kAvg: present values
+  std::vector<uint8_t> has;        // kMin, kMax
+  std::vector<uint64_t> num;       // kMin, kMax on int/time (int64) or float (bits)
+  std::vector<std::string> text;   // kMin, kMax on strings
   std::vector<HyperLogLog> hll;    // kDistinctApprox
   std::vector<LogHistogram> hist;  // kPercentileApprox
 };

@@ -10,7 +10,7 @@ namespace logpipe {
 namespace {
 
 constexpr int kRankBits = 64 - HyperLogLog::kPrecision;  // q = 50
-constexpr uint8_t kMaxRank = kRankBits + 1;               // 51
+constexpr uint8_t kMaxRank = kRankBits + 1;              // 51
 
 inline uint64_t Fmix64(uint64_t x) {
   x ^= x >> 33;
@@ -107,7 +107,8 @@ void HyperLogLog::SetRegister(uint64_t hash) {
   const size_t index = static_cast<size_t>(hash >> kRankBits);
   const uint64_t rest = hash << kPrecision;  // the 50 low bits, at the top
   const uint8_t rank =
-      rest == 0 ? kMaxRank : static_cast<uint8_t>(std::min<int>(__builtin_clzll(rest) + 1, kMaxRank));
+      rest == 0 ? kMaxRank
+                : static_cast<uint8_t>(std::min<int>(__builtin_clzll(rest) + 1, kMaxRank));
   if (rank > registers_[index]) registers_[index] = rank;
 }
 

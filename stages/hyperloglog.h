@@ -64,7 +64,7 @@ class HyperLogLog {
   void MakeDense();
   void SetRegister(uint64_t hash);
 
-  std::vector<uint64_t> exact_;          // sorted, distinct; empty when dense
+  std::vector<uint64_t> exact_;           // sorted, distinct; empty when dense
   std::unique_ptr<uint8_t[]> registers_;  // kRegisters bytes when dense
 };
 

@@ -8,7 +8,8 @@ namespace logpipe {
 
 namespace {
 
-constexpr double kGamma = (1 + LogHistogram::kRelativeAccuracy) / (1 - LogHistogram::kRelativeAccuracy);
+constexpr double kGamma =
+    (1 + LogHistogram::kRelativeAccuracy) / (1 - LogHistogram::kRelativeAccuracy);
 // Keys k = ceil(log_gamma(|x|)) of finite nonzero doubles lie in about [-37230, 35490].
 constexpr int32_t kMinKey = -38000;
 constexpr int32_t kInfKey = 36000;  // +-infinity; finite keys are clamped below it

@@ -48,9 +48,7 @@ class LogHistogram {
   void Encode(std::string* out) const;
   bool Decode(std::string_view* bytes);
 
-  bool operator==(const LogHistogram& o) const {
-    return ords_ == o.ords_ && counts_ == o.counts_;
-  }
+  bool operator==(const LogHistogram& o) const { return ords_ == o.ords_ && counts_ == o.counts_; }
 
   // Bucket ordinals, increasing with the value (exposed for tests).
   static uint32_t BucketOf(double x);

@@ -83,7 +83,8 @@ std::string Yaml(const std::string& input, const std::string& report) {
          "    metrics: {ips: distinct_approx(ip), p50: p50_approx(bytes), p99: "
          "p99_approx(bytes)}\n  - type: aggregate\n    name: overall\n"
          "    metrics: {ips: distinct_approx(ip), p90: p90_approx(bytes), p999: "
-         "p99.9_approx(bytes)}\noutputs:\n  - {path: \"" + report + "\"}\n";
+         "p99.9_approx(bytes)}\noutputs:\n  - {path: \"" +
+         report + "\"}\n";
 }
 
 TEST(ApproxMetrics, ApacheSampleIsWithinTheDocumentedErrorOfAnIndependentReference) {
@@ -127,8 +128,7 @@ TEST(ApproxMetrics, ExplainStatesTheSketchAndItsMemoryPerGroup) {
   EXPECT_NE(r.out.find("ips = distinct_approx(ip) (HyperLogLog, fixed 64-bit hash"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("then 16 KiB per group, 0.81% relative standard error)"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("then 16 KiB per group, 0.81% relative standard error)"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("p99 = p99_approx(bytes) (log-bucket histogram: within 1%"),
             std::string::npos)

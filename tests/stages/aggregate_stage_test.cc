@@ -18,8 +18,8 @@
 #include "io/chunk.h"
 #include "stages/record_batch.h"
 #include "stages/schema.h"
-#include "tests/support/test_batch.h"
 #include "stages/table.h"
+#include "tests/support/test_batch.h"
 
 #if __has_include("tests/support/alloc_counter.h")
 #include "tests/support/alloc_counter.h"
@@ -164,18 +164,17 @@ TEST(Metric, ParsesEveryKind) {
     MetricSpec::Kind kind;
     const char* field;
   };
-  for (const Case& c : std::vector<Case>{{"count", MetricSpec::Kind::kCount, ""},
-                                         {"sum(bytes)", MetricSpec::Kind::kSum, "bytes"},
-                                         {"min( rt )", MetricSpec::Kind::kMin, "rt"},
-                                         {"max(path)", MetricSpec::Kind::kMax, "path"},
-                                         {"avg(rt)", MetricSpec::Kind::kAvg, "rt"},
-                                         {"distinct(ip)", MetricSpec::Kind::kDistinct, "ip"},
-                                         {"top(path, 10)", MetricSpec::Kind::kTop, "path"},
-                                         {"p95(rt)", MetricSpec::Kind::kPercentile, "rt"},
-                                         {"distinct_approx(ip)",
-                                          MetricSpec::Kind::kDistinctApprox, "ip"},
-                                         {"p95_approx( rt )",
-                                          MetricSpec::Kind::kPercentileApprox, "rt"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"count", MetricSpec::Kind::kCount, ""},
+                         {"sum(bytes)", MetricSpec::Kind::kSum, "bytes"},
+                         {"min( rt )", MetricSpec::Kind::kMin, "rt"},
+                         {"max(path)", MetricSpec::Kind::kMax, "path"},
+                         {"avg(rt)", MetricSpec::Kind::kAvg, "rt"},
+                         {"distinct(ip)", MetricSpec::Kind::kDistinct, "ip"},
+                         {"top(path, 10)", MetricSpec::Kind::kTop, "path"},
+                         {"p95(rt)", MetricSpec::Kind::kPercentile, "rt"},
+                         {"distinct_approx(ip)", MetricSpec::Kind::kDistinctApprox, "ip"},
+                         {"p95_approx( rt )", MetricSpec::Kind::kPercentileApprox, "rt"}}) {
     Result<MetricSpec> m = ParseMetric("m", c.expr);
     ASSERT_TRUE(m.ok()) << c.expr << ": " << m.status().message();
     EXPECT_EQ(m->name, "m");
@@ -211,11 +210,9 @@ TEST(Metric, ApproxTyposGetADidYouMeanAndTopApproxSaysWhyNot) {
   EXPECT_EQ(message("frobnicate(ip)").find("did you mean"), std::string::npos);
   EXPECT_NE(message("sum_approx(bytes)").find("only distinct and pNN have an _approx variant"),
             std::string::npos);
-  EXPECT_NE(message("p0_approx(rt)").find("pNN_approx(f) needs 0 < NN <= 100"),
-            std::string::npos)
+  EXPECT_NE(message("p0_approx(rt)").find("pNN_approx(f) needs 0 < NN <= 100"), std::string::npos)
       << message("p0_approx(rt)");
-  EXPECT_NE(message("top_approx(path, 10)").find("top_approx is not available"),
-            std::string::npos);
+  EXPECT_NE(message("top_approx(path, 10)").find("top_approx is not available"), std::string::npos);
   EXPECT_NE(message("top_approx(path, 10)").find("use top(f, k)"), std::string::npos);
 }
 
@@ -910,9 +907,9 @@ TEST(AggregateApprox, ResultsAreWithinTheDocumentedErrorOfTheExactMetrics) {
 }
 
 TEST(AggregateApprox, ExactWhenSmallNullWhenNoValues) {
-  auto stage = MakeStage({"status"}, {{"d", "distinct_approx(path)"},
-                                      {"p", "p50_approx(bytes)"},
-                                      {"r", "p90_approx(rt)"}});
+  auto stage = MakeStage(
+      {"status"},
+      {{"d", "distinct_approx(path)"}, {"p", "p50_approx(bytes)"}, {"r", "p90_approx(rt)"}});
   TestBatch b(6, 5);
   b.Int(kStatus, 0, 200);
   b.Str(kPath, 0, "/a");
@@ -946,9 +943,9 @@ TEST(AggregateApprox, ExactWhenSmallNullWhenNoValues) {
 // With thousands of distinct values per group (dense sketches), any split into batches and
 // partials, merged in any order, directly or through Encode/Decode, gives identical results.
 TEST(AggregateApprox, DenseSketchesMergeIdenticallyInAnyOrder) {
-  auto stage = MakeStage({"status"}, {{"ips_a", "distinct_approx(ip)"},
-                                      {"b_a", "p99_approx(bytes)"},
-                                      {"r_a", "p50_approx(rt)"}});
+  auto stage = MakeStage(
+      {"status"},
+      {{"ips_a", "distinct_approx(ip)"}, {"b_a", "p99_approx(bytes)"}, {"r_a", "p50_approx(rt)"}});
   const ApproxRows rows(20000, 5);
   std::string reference, reference_bytes;
   {
@@ -992,8 +989,8 @@ TEST(AggregateApprox, DenseSketchesMergeIdenticallyInAnyOrder) {
 }
 
 TEST(AggregateApprox, DecodeRejectsCorruptSketchesWithoutCrashing) {
-  auto stage = MakeStage({"status"}, {{"ips_a", "distinct_approx(ip)"},
-                                      {"b_a", "p99_approx(bytes)"}});
+  auto stage =
+      MakeStage({"status"}, {{"ips_a", "distinct_approx(ip)"}, {"b_a", "p99_approx(bytes)"}});
   const ApproxRows rows(6000, 8);
   auto b = rows.Batch(0, rows.size());
   auto p = stage->NewPartial();

@@ -124,9 +124,9 @@ TEST(HyperLogLog, MergeInAnyOrderAndSplitGivesIdenticalBytes) {
     std::string reference_bytes;
     reference.Encode(&reference_bytes);
     for (uint32_t seed = 1; seed <= 8; ++seed) {
-      HyperLogLog merged = SplitAndMerge<HyperLogLog>(
-          values, seed * 31 + static_cast<uint32_t>(n),
-          [](HyperLogLog& h, const std::string& v) { h.Add(v); });
+      HyperLogLog merged =
+          SplitAndMerge<HyperLogLog>(values, seed * 31 + static_cast<uint32_t>(n),
+                                     [](HyperLogLog& h, const std::string& v) { h.Add(v); });
       std::string bytes;
       merged.Encode(&bytes);
       EXPECT_TRUE(bytes == reference_bytes) << "n=" << n << " seed " << seed;
@@ -235,11 +235,11 @@ TEST(LogHistogram, HandlesZeroInfinitiesExtremesAndEmpty) {
   for (double v : {-inf, -1e308, -5e-324, 5e-324, 1e-300, 1.0, 1e308, inf}) e.Add(v);
   EXPECT_EQ(*e.Percentile(PctMicro(1)), -inf);
   EXPECT_EQ(*e.Percentile(PctMicro(100)), inf);
-  EXPECT_NEAR(*e.Percentile(PctMicro(75)), 1.0, 0.0101);       // rank 6 of 8
+  EXPECT_NEAR(*e.Percentile(PctMicro(75)), 1.0, 0.0101);     // rank 6 of 8
   EXPECT_NEAR(*e.Percentile(PctMicro(87.5)), 1e308, 2e306);  // rank 7
   EXPECT_NEAR(*e.Percentile(PctMicro(25)), -1e308, 2e306);   // rank 2
-  EXPECT_LT(*e.Percentile(PctMicro(37.5)), 0);                // rank 3: -5e-324
-  EXPECT_GT(*e.Percentile(PctMicro(50)), 0);                  // rank 4: 5e-324
+  EXPECT_LT(*e.Percentile(PctMicro(37.5)), 0);               // rank 3: -5e-324
+  EXPECT_GT(*e.Percentile(PctMicro(50)), 0);                 // rank 4: 5e-324
   // Ordinals increase with the value across signs.
   EXPECT_LT(LogHistogram::BucketOf(-2), LogHistogram::BucketOf(-1));
   EXPECT_LT(LogHistogram::BucketOf(-1e-300), LogHistogram::BucketOf(0));
@@ -257,8 +257,8 @@ TEST(LogHistogram, MergeInAnyOrderAndSplitGivesIdenticalState) {
   std::string reference_bytes;
   reference.Encode(&reference_bytes);
   for (uint32_t seed = 1; seed <= 10; ++seed) {
-    LogHistogram merged = SplitAndMerge<LogHistogram>(
-        values, seed, [](LogHistogram& h, double v) { h.Add(v); });
+    LogHistogram merged =
+        SplitAndMerge<LogHistogram>(values, seed, [](LogHistogram& h, double v) { h.Add(v); });
     std::string bytes;
     merged.Encode(&bytes);
     EXPECT_TRUE(bytes == reference_bytes) << "seed " << seed;
@@ -277,8 +277,8 @@ TEST(LogHistogram, CollapseIsBoundedAndOrderIndependent) {
   std::string reference_bytes;
   reference.Encode(&reference_bytes);
   for (uint32_t seed = 1; seed <= 6; ++seed) {
-    LogHistogram merged = SplitAndMerge<LogHistogram>(
-        values, seed, [](LogHistogram& h, double v) { h.Add(v); });
+    LogHistogram merged =
+        SplitAndMerge<LogHistogram>(values, seed, [](LogHistogram& h, double v) { h.Add(v); });
     std::string bytes;
     merged.Encode(&bytes);
     EXPECT_TRUE(bytes == reference_bytes) << "seed " << seed;
