@@ -583,7 +583,10 @@ std::string Plan::Explain() const {
     if (stage.type == "aggregate") {
       out += "aggregate " + aggregate_names[&stage - &config.stages[transforms.size()]] +
              ": group_by [" + Join(stage.group_by) + "]\n";
-      for (const auto& [name, expr] : stage.metrics) out += "  " + name + " = " + expr + "\n";
+      for (const auto& [name, expr] : stage.metrics) {
+        const std::string note = MetricSketchNote(expr);
+        out += "  " + name + " = " + expr + (note.empty() ? "" : " (" + note + ")") + "\n";
+      }
     }
   }
   out += "outputs:\n";

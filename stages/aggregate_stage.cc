@@ -6,10 +6,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <utility>
 
 #include "stages/hash_table.h"
+#include "stages/hyperloglog.h"
+#include "stages/log_histogram.h"
 #include "stages/time_format.h"
 
 namespace logpipe {
@@ -64,7 +67,49 @@ bool SplitPair(std::string_view args, std::string_view* a, std::string_view* b) 
 constexpr char kGroupKeyExpected[] =
     "expected a field name, bucket(f, duration), minute(f), hour(f) or day(f)";
 constexpr char kMetricExpected[] =
-    "expected count, sum(f), min(f), max(f), avg(f), distinct(f), top(f, k) or pNN(f)";
+    "expected count, sum(f), min(f), max(f), avg(f), distinct(f), distinct_approx(f), top(f, k), "
+    "pNN(f) or pNN_approx(f)";
+constexpr char kApproxSuffix[] = "_approx";
+
+// Levenshtein distance, for "did you mean" on metric function names (Create time only).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    }
+    prev.swap(cur);
+  }
+  return prev[b.size()];
+}
+
+// The closest metric function name to an unknown `fn` ("distinct_aprox" -> "distinct_approx",
+// "p95_aprox" -> "p95_approx"), or empty when nothing is close.
+std::string SuggestMetric(std::string_view fn) {
+  std::vector<std::string> names = {"count",           "sum", "min", "max", "avg", "distinct",
+                                    "distinct_approx", "top"};
+  // pNN names keep the digits that were typed.
+  size_t digits = 1;
+  while (digits < fn.size() && ((fn[digits] >= '0' && fn[digits] <= '9') || fn[digits] == '.')) {
+    ++digits;
+  }
+  if (!fn.empty() && fn[0] == 'p' && digits > 1) {
+    names.push_back(std::string(fn.substr(0, digits)));
+    names.push_back(std::string(fn.substr(0, digits)) + kApproxSuffix);
+  }
+  std::string best;
+  size_t best_distance = 3;  // suggest only within 2 edits
+  for (const std::string& name : names) {
+    const size_t d = EditDistance(fn, name);
+    if (d < best_distance && d > 0) {
+      best_distance = d;
+      best = name;
+    }
+  }
+  return best;
+}
 
 // "99.9" -> 99.9 when it is digits with an optional fraction of at most 6 digits.
 bool ParsePercentile(std::string_view s, double* out) {
@@ -258,6 +303,8 @@ class Reader {
     return true;
   }
   bool done() const { return pos_ == data_.size(); }
+  std::string_view rest() const { return data_.substr(pos_); }
+  void Skip(size_t n) { pos_ += n; }  // REQUIRES: n <= rest().size()
   size_t pos() const { return pos_; }
 
  private:
@@ -330,16 +377,32 @@ Result<GroupKeySpec> ParseGroupKey(const std::string& text) {
 Result<MetricSpec> ParseMetric(const std::string& name, const std::string& expr) {
   const std::string prefix = "metric '" + name + "': ";
   if (name.empty()) return ConfigError("metric '': the name must not be empty");
-  auto expected = [&]() { return ConfigError(prefix + kMetricExpected + ", got '" + expr + "'"); };
   const std::string_view t = Trim(expr);
+  std::string_view fn, args;
+  const bool is_call = SplitCall(t, &fn, &args);
+  const std::string_view typed_fn = fn;  // before an _approx suffix is taken off
+  auto hint = [&]() {
+    const std::string best = is_call ? SuggestMetric(typed_fn) : std::string();
+    return best.empty() ? best : " (did you mean '" + best + "'?)";
+  };
+  auto expected = [&]() {
+    return ConfigError(prefix + kMetricExpected + ", got '" + expr + "'" + hint());
+  };
   MetricSpec spec;
   spec.name = name;
   if (t == "count") {
     spec.kind = Kind::kCount;
     return spec;
   }
-  std::string_view fn, args;
-  if (!SplitCall(t, &fn, &args)) return expected();
+  if (!is_call) return expected();
+  if (fn == "top_approx") {
+    return ConfigError(prefix +
+                       "top_approx is not available: no bounded top-k sketch merges to the same "
+                       "result in every order, and logpipe's results never depend on how the "
+                       "input was split; use top(f, k) (exact, memory grows with distinct "
+                       "values), got '" +
+                       expr + "'");
+  }
   if (fn == "top") {
     std::string_view field, k_text;
     if (!SplitPair(args, &field, &k_text) || !IsFieldName(field)) return expected();
@@ -355,6 +418,16 @@ Result<MetricSpec> ParseMetric(const std::string& name, const std::string& expr)
   }
   if (!IsFieldName(args)) return expected();
   spec.field = std::string(args);
+  bool approx = false;
+  if (fn.size() > sizeof(kApproxSuffix) - 1 &&
+      fn.substr(fn.size() - (sizeof(kApproxSuffix) - 1)) == kApproxSuffix) {
+    approx = true;
+    fn.remove_suffix(sizeof(kApproxSuffix) - 1);
+  }
+  if (approx && fn != "distinct" && !(fn.size() >= 2 && fn[0] == 'p')) {
+    return ConfigError(prefix + "only distinct and pNN have an _approx variant " +
+                       "(distinct_approx(f), p95_approx(f)), got '" + expr + "'");
+  }
   if (fn == "sum") {
     spec.kind = Kind::kSum;
   } else if (fn == "min") {
@@ -364,20 +437,39 @@ Result<MetricSpec> ParseMetric(const std::string& name, const std::string& expr)
   } else if (fn == "avg") {
     spec.kind = Kind::kAvg;
   } else if (fn == "distinct") {
-    spec.kind = Kind::kDistinct;
+    spec.kind = approx ? Kind::kDistinctApprox : Kind::kDistinct;
   } else if (fn.size() >= 2 && fn[0] == 'p' && ((fn[1] >= '0' && fn[1] <= '9') || fn[1] == '.')) {
     double p = 0;
     if (!ParsePercentile(fn.substr(1), &p) || !(p > 0) || p > 100) {
-      return ConfigError(prefix +
-                         "pNN(f) needs 0 < NN <= 100 with at most 6 decimals (p50, p99.9), got '" +
-                         expr + "'");
+      return ConfigError(
+          prefix + (approx ? "pNN_approx(f)" : "pNN(f)") +
+          std::string(" needs 0 < NN <= 100 with at most 6 decimals (p50, p99.9), got '") + expr +
+          "'" + hint());
     }
-    spec.kind = Kind::kPercentile;
+    spec.kind = approx ? Kind::kPercentileApprox : Kind::kPercentile;
     spec.percentile = p;
   } else {
     return expected();
   }
   return spec;
+}
+
+std::string MetricSketchNote(const std::string& expr) {
+  Result<MetricSpec> spec = ParseMetric("m", expr);
+  if (!spec.ok()) return "";
+  if (spec->kind == Kind::kDistinctApprox) {
+    return "HyperLogLog, fixed 64-bit hash, 2^14 registers: exact up to " +
+           std::to_string(HyperLogLog::kExactMax) + " values (8 bytes each), then " +
+           std::to_string(HyperLogLog::kRegisters / 1024) +
+           " KiB per group, 0.81% relative standard error";
+  }
+  if (spec->kind == Kind::kPercentileApprox) {
+    return "log-bucket histogram: within 1% of the exact nearest-rank percentile, 12 bytes per "
+           "non-empty bucket, at most " +
+           std::to_string(LogHistogram::kMaxBuckets) +
+           " buckets = " + std::to_string(LogHistogram::kMaxBuckets * 12 / 1024) + " KiB per group";
+  }
+  return "";
 }
 
 // -------------------------------------------------------------------------------------------
@@ -404,11 +496,13 @@ struct MetricPlan {
 
 // Per-metric, per-group state; only the vectors of the metric's kind are used.
 struct MetricState {
-  std::vector<WideSum> sum;       // kSum, kAvg
-  std::vector<uint64_t> n;        // kAvg: present values
-  std::vector<uint8_t> has;       // kMin, kMax
-  std::vector<uint64_t> num;      // kMin, kMax on int/time (int64) or float (bits)
-  std::vector<std::string> text;  // kMin, kMax on strings
+  std::vector<WideSum> sum;        // kSum, kAvg
+  std::vector<uint64_t> n;         // kAvg: present values
+  std::vector<uint8_t> has;        // kMin, kMax
+  std::vector<uint64_t> num;       // kMin, kMax on int/time (int64) or float (bits)
+  std::vector<std::string> text;   // kMin, kMax on strings
+  std::vector<HyperLogLog> hll;    // kDistinctApprox
+  std::vector<LogHistogram> hist;  // kPercentileApprox
 };
 
 class AggPartial : public Partial {
@@ -581,6 +675,12 @@ struct AggregateStage::Impl {
         case Kind::kTop:
         case Kind::kPercentile:
           break;
+        case Kind::kDistinctApprox:
+          s.hll.emplace_back();
+          break;
+        case Kind::kPercentileApprox:
+          s.hist.emplace_back();
+          break;
         case Kind::kAvg:
           s.n.push_back(0);
           [[fallthrough]];
@@ -669,6 +769,32 @@ struct AggregateStage::Impl {
           }
         }
         break;
+      case Kind::kDistinctApprox:
+        // The value bytes the exact distinct compares: string bytes, or the canonical 8
+        // bytes of a number (little-endian int64 / float bits).
+        for (size_t j = 0; j < n; ++j) {
+          const Value& v = batch.field(m.field, rows[j]);
+          if (!v.present) continue;
+          if (m.type == FieldType::kString) {
+            s.hll[row_group[j]].Add(v.text);
+          } else {
+            const uint64_t u = NumericValue(m.type, v);
+            s.hll[row_group[j]].Add(std::string_view(reinterpret_cast<const char*>(&u), 8));
+          }
+        }
+        break;
+      case Kind::kPercentileApprox:
+        for (size_t j = 0; j < n; ++j) {
+          const Value& v = batch.field(m.field, rows[j]);
+          if (!v.present) continue;
+          if (m.type == FieldType::kFloat) {
+            if (std::isnan(v.f)) continue;
+            s.hist[row_group[j]].Add(v.f);
+          } else {
+            s.hist[row_group[j]].Add(static_cast<double>(v.i));
+          }
+        }
+        break;
       default:
         break;
     }
@@ -709,6 +835,12 @@ struct AggregateStage::Impl {
             } else {
               FoldNum(m, is, ng, fs.num[g]);
             }
+            break;
+          case Kind::kDistinctApprox:
+            is.hll[ng].Merge(fs.hll[g]);
+            break;
+          case Kind::kPercentileApprox:
+            is.hist[ng].Merge(fs.hist[g]);
             break;
           default:
             break;
@@ -774,6 +906,10 @@ const char* MetricKindName(Kind kind) {
       return "top(f, k)";
     case Kind::kPercentile:
       return "pNN(f)";
+    case Kind::kDistinctApprox:
+      return "distinct_approx(f)";
+    case Kind::kPercentileApprox:
+      return "pNN_approx(f)";
   }
   return "?";
 }
@@ -839,6 +975,19 @@ Result<std::unique_ptr<AggregateStage>> AggregateStage::Create(std::vector<Group
         break;
       case Kind::kPercentile:
         if (!numeric && plan.type != FieldType::kTime) need = "an int, float or time field";
+        if (!(m.percentile > 0) || m.percentile > 100) {
+          return ConfigError(prefix + "the percentile must be in (0, 100]");
+        }
+        plan.pct_micro = static_cast<uint64_t>(std::llround(m.percentile * 1e6));
+        if (plan.pct_micro == 0) plan.pct_micro = 1;
+        break;
+      case Kind::kPercentileApprox:
+        // A relative error on an absolute instant is meaningless (1% of 2024 is months).
+        if (plan.type == FieldType::kTime) {
+          need = "an int or float field (1% of a timestamp is months; use pNN(f) for times)";
+        } else if (!numeric) {
+          need = "an int or float field";
+        }
         if (!(m.percentile > 0) || m.percentile > 100) {
           return ConfigError(prefix + "the percentile must be in (0, 100]");
         }
@@ -1024,6 +1173,12 @@ void AggregateStage::Encode(const Partial& base, std::string* out) const {
             PutVarint(ZigZag(static_cast<int64_t>(s.num[g])), out);
           }
           break;
+        case Kind::kDistinctApprox:
+          s.hll[g].Encode(out);
+          break;
+        case Kind::kPercentileApprox:
+          s.hist[g].Encode(out);
+          break;
         default:
           break;
       }
@@ -1129,6 +1284,18 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
             if (!r.Varint(&z)) return corrupt("bad min/max");
             s.num[g] = static_cast<uint64_t>(UnZigZag(z));
           }
+          break;
+        }
+        case Kind::kDistinctApprox: {
+          std::string_view rest = r.rest();
+          if (!s.hll[g].Decode(&rest)) return corrupt("bad distinct_approx sketch");
+          r.Skip(r.rest().size() - rest.size());
+          break;
+        }
+        case Kind::kPercentileApprox: {
+          std::string_view rest = r.rest();
+          if (!s.hist[g].Decode(&rest)) return corrupt("bad pNN_approx sketch");
+          r.Skip(r.rest().size() - rest.size());
           break;
         }
         default:
@@ -1418,6 +1585,31 @@ Table AggregateStage::Finish(Partial&& all_base) const {
             row.push_back(Cell::Time(static_cast<int64_t>(chosen)));
           } else {
             row.push_back(Cell::Int(static_cast<int64_t>(chosen)));
+          }
+          break;
+        }
+        case Kind::kDistinctApprox: {
+          const uint64_t estimate = s.hll[g].Estimate();
+          row.push_back(Cell::Int(static_cast<int64_t>(
+              std::min<uint64_t>(estimate, std::numeric_limits<int64_t>::max()))));
+          break;
+        }
+        case Kind::kPercentileApprox: {
+          const std::optional<double> v = s.hist[g].Percentile(m.pct_micro);
+          if (!v) {
+            row.push_back(Cell::Null());
+          } else if (m.type == FieldType::kFloat) {
+            row.push_back(Cell::Float(*v));
+          } else {
+            // Whole numbers, like the exact pNN of an int field; clamped to the int64 range.
+            constexpr double kLimit = 9.2233720368547748e18;  // 2^63
+            if (!(*v < kLimit)) {
+              row.push_back(Cell::Int(std::numeric_limits<int64_t>::max()));
+            } else if (!(*v >= -kLimit)) {
+              row.push_back(Cell::Int(std::numeric_limits<int64_t>::min()));
+            } else {
+              row.push_back(Cell::Int(static_cast<int64_t>(std::llround(*v))));
+            }
           }
           break;
         }

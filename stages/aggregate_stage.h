@@ -18,6 +18,15 @@
 //                         value v with at least NN% of the values <= v (rank ceil(NN/100 * n),
 //                         at least 1; NN in (0, 100] with up to 6 decimals: p50, p99.9);
 //                         none -> null
+//   distinct_approx(f)    estimated number of distinct values, bounded memory (HyperLogLog,
+//                         stages/hyperloglog.h): exact up to 1024 distinct values per group,
+//                         then 16 KiB per group and 0.81% relative standard error
+//   pNN_approx(f)         int or float field: the nearest-rank percentile within 1% relative
+//                         error, bounded memory (stages/log_histogram.h: at most 2048 buckets,
+//                         24 KiB per group); ints are rounded to whole numbers (exact below
+//                         50); none -> null
+//   Both sketches merge exactly (register max, bucket counts), so an approximate result is
+//   still identical whatever the executor, worker count or chunk size.
 // Values compare by type: int and time fields by their integer, floats by value (-0 == 0, all
 // NaNs one value), strings by bytes. distinct/top/pNN therefore count " 200" and "200" of an
 // int field as one value; top shows ints in decimal, times as ISO 8601, floats shortest.
@@ -35,7 +44,7 @@
 //   prefetches. Key bytes are copied only when a group (or a group's value) is first seen;
 //   Add allocates nothing for groups and values already seen once a batch of that size has
 //   been added. distinct/top/pNN keep every distinct (group, value) pair: memory grows with
-//   their number.
+//   their number; the _approx metrics keep a bounded sketch per group instead.
 // Errors: Create returns kConfig naming an unknown field, a wrong type (sum of a string),
 //   a malformed expression or a column name used twice; Decode returns kDataError for
 //   corrupt, truncated or foreign bytes, and then leaves `into` unchanged.
@@ -58,7 +67,18 @@ struct GroupKeySpec {
 };
 
 struct MetricSpec {
-  enum class Kind { kCount, kSum, kMin, kMax, kAvg, kDistinct, kTop, kPercentile };
+  enum class Kind {
+    kCount,
+    kSum,
+    kMin,
+    kMax,
+    kAvg,
+    kDistinct,
+    kTop,
+    kPercentile,
+    kDistinctApprox,
+    kPercentileApprox
+  };
   std::string name;  // the column name (config key)
   Kind kind = Kind::kCount;
   std::string field;      // empty for count
@@ -69,6 +89,11 @@ struct MetricSpec {
 // Parse one `group_by` entry / one `metrics` value. Errors: kConfig saying what was expected.
 Result<GroupKeySpec> ParseGroupKey(const std::string& text);
 Result<MetricSpec> ParseMetric(const std::string& name, const std::string& expr);
+
+// For --explain: what an approximate metric keeps per group and its error, e.g.
+// "HyperLogLog: exact up to 1024 values, then 16 KiB per group, 0.81% standard error"; empty
+// for exact metrics (and for expressions that do not parse).
+std::string MetricSketchNote(const std::string& expr);
 
 class AggregateStage : public Aggregate {
  public:

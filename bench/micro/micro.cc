@@ -458,6 +458,31 @@ BENCHMARK(BM_Aggregate)
     ->ArgNames({"top", "fresh"})
     ->Unit(benchmark::kMicrosecond);
 
+// Update cost of the bounded sketches against their exact metric on the same field (no
+// group_by, so the path sketch goes dense): 0 distinct(path), 1 distinct_approx(path),
+// 2 p99(bytes), 3 p99_approx(bytes).
+void BM_AggregateApprox(benchmark::State& state) {
+  const Parsed& parsed = ParsedInput();
+  static const char* const kExprs[] = {"distinct(path)", "distinct_approx(path)", "p99(bytes)",
+                                       "p99_approx(bytes)"};
+  const char* expr = kExprs[state.range(0)];
+  std::unique_ptr<AggregateStage> agg = MakeAggregate({}, {{"m", expr}}, parsed.schema);
+  std::unique_ptr<Partial> partial = agg->NewPartial();
+  size_t i = 0;
+  uint64_t bytes = 0, rows = 0;
+  for (auto _ : state) {
+    const RecordBatch& b = parsed.batches[i++ % parsed.batches.size()];
+    agg->Add(b, *partial);
+    bytes += b.chunk().size();
+    rows += b.selected.size();
+  }
+  state.SetLabel(expr);
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.SetItemsProcessed(static_cast<int64_t>(rows));
+  benchmark::DoNotOptimize(agg->Finish(std::move(*partial)));
+}
+BENCHMARK(BM_AggregateApprox)->DenseRange(0, 3)->ArgName("metric")->Unit(benchmark::kMicrosecond);
+
 // ---- Memory per distinct key, and the serial tail of a 2-worker run ----------------------
 // The reference job's top(path, 10) (no group_by), heap bytes from this binary's operator new
 // (allocated, not resident: capacity counts even where untouched), divided by `keys` (the

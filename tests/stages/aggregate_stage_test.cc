@@ -18,8 +18,8 @@
 #include "io/chunk.h"
 #include "stages/record_batch.h"
 #include "stages/schema.h"
-#include "tests/support/test_batch.h"
 #include "stages/table.h"
+#include "tests/support/test_batch.h"
 
 #if __has_include("tests/support/alloc_counter.h")
 #include "tests/support/alloc_counter.h"
@@ -164,14 +164,17 @@ TEST(Metric, ParsesEveryKind) {
     MetricSpec::Kind kind;
     const char* field;
   };
-  for (const Case& c : std::vector<Case>{{"count", MetricSpec::Kind::kCount, ""},
-                                         {"sum(bytes)", MetricSpec::Kind::kSum, "bytes"},
-                                         {"min( rt )", MetricSpec::Kind::kMin, "rt"},
-                                         {"max(path)", MetricSpec::Kind::kMax, "path"},
-                                         {"avg(rt)", MetricSpec::Kind::kAvg, "rt"},
-                                         {"distinct(ip)", MetricSpec::Kind::kDistinct, "ip"},
-                                         {"top(path, 10)", MetricSpec::Kind::kTop, "path"},
-                                         {"p95(rt)", MetricSpec::Kind::kPercentile, "rt"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"count", MetricSpec::Kind::kCount, ""},
+                         {"sum(bytes)", MetricSpec::Kind::kSum, "bytes"},
+                         {"min( rt )", MetricSpec::Kind::kMin, "rt"},
+                         {"max(path)", MetricSpec::Kind::kMax, "path"},
+                         {"avg(rt)", MetricSpec::Kind::kAvg, "rt"},
+                         {"distinct(ip)", MetricSpec::Kind::kDistinct, "ip"},
+                         {"top(path, 10)", MetricSpec::Kind::kTop, "path"},
+                         {"p95(rt)", MetricSpec::Kind::kPercentile, "rt"},
+                         {"distinct_approx(ip)", MetricSpec::Kind::kDistinctApprox, "ip"},
+                         {"p95_approx( rt )", MetricSpec::Kind::kPercentileApprox, "rt"}}) {
     Result<MetricSpec> m = ParseMetric("m", c.expr);
     ASSERT_TRUE(m.ok()) << c.expr << ": " << m.status().message();
     EXPECT_EQ(m->name, "m");
@@ -187,6 +190,30 @@ TEST(Metric, ParsesEveryKind) {
   m = ParseMetric("p", "p100(rt)");
   ASSERT_TRUE(m.ok());
   EXPECT_DOUBLE_EQ(m->percentile, 100);
+  m = ParseMetric("p", "p99.9_approx(rt)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->kind, MetricSpec::Kind::kPercentileApprox);
+  EXPECT_DOUBLE_EQ(m->percentile, 99.9);
+}
+
+TEST(Metric, ApproxTyposGetADidYouMeanAndTopApproxSaysWhyNot) {
+  auto message = [](const char* expr) { return ParseMetric("x", expr).status().message(); };
+  EXPECT_EQ(message("distinct_aprox(ip)"),
+            "metric 'x': expected count, sum(f), min(f), max(f), avg(f), distinct(f), "
+            "distinct_approx(f), top(f, k), pNN(f) or pNN_approx(f), got 'distinct_aprox(ip)' "
+            "(did you mean 'distinct_approx'?)");
+  EXPECT_NE(message("p95_aprox(rt)").find("(did you mean 'p95_approx'?)"), std::string::npos)
+      << message("p95_aprox(rt)");
+  EXPECT_NE(message("p95approx(rt)").find("(did you mean 'p95_approx'?)"), std::string::npos)
+      << message("p95approx(rt)");
+  EXPECT_NE(message("distnct(ip)").find("(did you mean 'distinct'?)"), std::string::npos);
+  EXPECT_EQ(message("frobnicate(ip)").find("did you mean"), std::string::npos);
+  EXPECT_NE(message("sum_approx(bytes)").find("only distinct and pNN have an _approx variant"),
+            std::string::npos);
+  EXPECT_NE(message("p0_approx(rt)").find("pNN_approx(f) needs 0 < NN <= 100"), std::string::npos)
+      << message("p0_approx(rt)");
+  EXPECT_NE(message("top_approx(path, 10)").find("top_approx is not available"), std::string::npos);
+  EXPECT_NE(message("top_approx(path, 10)").find("use top(f, k)"), std::string::npos);
 }
 
 TEST(Metric, RejectsMalformedExpressionsSayingWhatWasExpected) {
@@ -194,8 +221,9 @@ TEST(Metric, RejectsMalformedExpressionsSayingWhatWasExpected) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kConfig);
   EXPECT_EQ(m.status().message(),
-            "metric 'x': expected count, sum(f), min(f), max(f), avg(f), distinct(f), top(f, k) "
-            "or pNN(f), got 'summ(bytes)'");
+            "metric 'x': expected count, sum(f), min(f), max(f), avg(f), distinct(f), "
+            "distinct_approx(f), top(f, k), pNN(f) or pNN_approx(f), got 'summ(bytes)' (did you "
+            "mean 'sum'?)");
   for (const char* bad :
        {"", "count()", "sum()", "sum(bytes", "sum(a, b)", "top(path)", "countx", "sum(1x)"}) {
     m = ParseMetric("x", bad);
@@ -255,11 +283,23 @@ TEST(AggregateStage, CreateRejectsUnknownFieldsWrongTypesAndDuplicateColumns) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("column 'status' appears twice"), std::string::npos);
 
+  r = create({}, {metric("p", "p95_approx(ts)")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "metric 'p': pNN_approx(f) needs an int or float field (1% of a timestamp is months; "
+            "use pNN(f) for times); 'ts' is time");
+  r = create({}, {metric("p", "p95_approx(path)")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "metric 'p': pNN_approx(f) needs an int or float field; 'path' is string");
+
   // Every allowed type combination is accepted.
   r = create({key("status"), key("path"), key("rt"), key("ts"), key("hour(ts)")},
              {metric("n", "count"), metric("s1", "sum(bytes)"), metric("s2", "sum(rt)"),
               metric("a", "min(path)"), metric("b", "max(ts)"), metric("c", "avg(bytes)"),
-              metric("d", "distinct(rt)"), metric("e", "top(status, 3)"), metric("f", "p50(ts)")});
+              metric("d", "distinct(rt)"), metric("e", "top(status, 3)"), metric("f", "p50(ts)"),
+              metric("g", "distinct_approx(ts)"), metric("h", "distinct_approx(path)"),
+              metric("i", "p50_approx(bytes)"), metric("j", "p50_approx(rt)")});
   EXPECT_TRUE(r.ok()) << r.status().message();
 }
 
@@ -611,7 +651,11 @@ std::unique_ptr<AggregateStage> EveryMetricStage() {
                                                    {"p99", "p99.9(rt)"},
                                                    {"pt", "p25(ts)"},
                                                    {"dp", "distinct(path)"},
-                                                   {"tr", "top(rt, 2)"}});
+                                                   {"tr", "top(rt, 2)"},
+                                                   {"dpa", "distinct_approx(path)"},
+                                                   {"dra", "distinct_approx(rt)"},
+                                                   {"p50a", "p50_approx(bytes)"},
+                                                   {"p99a", "p99.9_approx(rt)"}});
 }
 
 TEST(AggregateMerge, ResultDoesNotDependOnSplitOrMergeOrder) {
@@ -767,6 +811,225 @@ TEST(AggregateMerge, DecodeRejectsDuplicateGroupsAndValues) {
   st = stage->Decode(two_values, q.get());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("duplicate value"), std::string::npos) << st.message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Approximate metrics
+
+// Rows for the approximate metrics: group status 1 has few clients (exact range), group 2 has
+// thousands (dense HyperLogLog); bytes are skewed whole numbers, rt lognormal floats.
+struct ApproxRows {
+  std::vector<int64_t> status, bytes;
+  std::vector<double> rt;
+  std::vector<std::string> ip;
+  explicit ApproxRows(size_t n, uint32_t seed) {
+    std::mt19937_64 rng(seed);
+    std::lognormal_distribution<double> ln(4, 2);
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t g = 1 + static_cast<int64_t>(rng() % 3);
+      status.push_back(g);
+      bytes.push_back(static_cast<int64_t>(ln(rng)) * (rng() % 7 == 0 ? -1 : 1));
+      rt.push_back(ln(rng) / 1000);
+      const uint64_t clients = g == 1 ? 300 : (g == 2 ? 20000 : 1024);
+      ip.push_back("10." + std::to_string(rng() % clients) + ".x");
+    }
+  }
+  size_t size() const { return status.size(); }
+  std::unique_ptr<TestBatch> Batch(size_t begin, size_t end) const {
+    auto b = std::make_unique<TestBatch>(6, static_cast<uint32_t>(end - begin));
+    for (size_t i = begin; i < end; ++i) {
+      const uint32_t r = static_cast<uint32_t>(i - begin);
+      b->Int(kStatus, r, status[i]);
+      b->Int(kBytes, r, bytes[i]);
+      if (i % 11 != 0) b->Float(kRt, r, rt[i]);  // some absent
+      b->Str(kIp, r, ip[i]);
+    }
+    return b;
+  }
+};
+
+std::unique_ptr<AggregateStage> ApproxStage() {
+  return MakeStage({"status"}, {{"ips", "distinct(ip)"},
+                                {"ips_a", "distinct_approx(ip)"},
+                                {"b", "distinct(bytes)"},
+                                {"b_a", "distinct_approx(bytes)"},
+                                {"p50", "p50(bytes)"},
+                                {"p50_a", "p50_approx(bytes)"},
+                                {"p99", "p99(bytes)"},
+                                {"p99_a", "p99_approx(bytes)"},
+                                {"r999", "p99.9(rt)"},
+                                {"r999_a", "p99.9_approx(rt)"},
+                                {"r1", "p1(rt)"},
+                                {"r1_a", "p1_approx(rt)"}});
+}
+
+// The approximate columns against the exact ones of the same table, within the documented
+// error: distinct_approx exact up to 1024 values, else within 3 standard errors (2.4%);
+// pNN_approx within 1% (floats), within 1% + 0.5 (ints, rounded) and exact below 50.
+TEST(AggregateApprox, ResultsAreWithinTheDocumentedErrorOfTheExactMetrics) {
+  auto stage = ApproxStage();
+  const ApproxRows rows(60000, 21);
+  auto b = rows.Batch(0, rows.size());
+  auto p = stage->NewPartial();
+  stage->Add(b->batch(), *p);
+  const Table t = stage->Finish(std::move(*p));
+  ASSERT_EQ(t.rows.size(), 3u);
+  bool saw_dense = false, saw_small_int = false;
+  for (const auto& row : t.rows) {
+    for (size_t exact_col : {1, 3}) {
+      const int64_t exact = row[exact_col].i, approx = row[exact_col + 1].i;
+      if (exact <= 1024) {
+        EXPECT_EQ(approx, exact) << Dump(t);
+      } else {
+        saw_dense = true;
+        EXPECT_LE(std::fabs(static_cast<double>(approx - exact)), 0.024 * exact) << Dump(t);
+      }
+    }
+    for (size_t exact_col : {5, 7}) {
+      ASSERT_EQ(row[exact_col + 1].kind, Cell::Kind::kInt);
+      const int64_t exact = row[exact_col].i, approx = row[exact_col + 1].i;
+      if (std::llabs(exact) < 50) {
+        saw_small_int = true;
+        EXPECT_EQ(approx, exact) << Dump(t);
+      } else {
+        EXPECT_LE(std::fabs(static_cast<double>(approx - exact)), 0.01 * std::llabs(exact) + 0.5)
+            << Dump(t);
+      }
+    }
+    for (size_t exact_col : {9, 11}) {
+      ASSERT_EQ(row[exact_col + 1].kind, Cell::Kind::kFloat);
+      const double exact = row[exact_col].f, approx = row[exact_col + 1].f;
+      EXPECT_LE(std::fabs(approx - exact), 0.01 * std::fabs(exact) * (1 + 1e-9)) << Dump(t);
+    }
+  }
+  EXPECT_TRUE(saw_dense);
+  EXPECT_TRUE(saw_small_int);
+}
+
+TEST(AggregateApprox, ExactWhenSmallNullWhenNoValues) {
+  auto stage = MakeStage(
+      {"status"},
+      {{"d", "distinct_approx(path)"}, {"p", "p50_approx(bytes)"}, {"r", "p90_approx(rt)"}});
+  TestBatch b(6, 5);
+  b.Int(kStatus, 0, 200);
+  b.Str(kPath, 0, "/a");
+  b.Int(kBytes, 0, 10);
+  b.Int(kStatus, 1, 200);
+  b.Str(kPath, 1, "/b");
+  b.Int(kBytes, 1, 30);
+  b.Float(kRt, 1, 0.25);
+  b.Int(kStatus, 2, 200);
+  b.Str(kPath, 2, "/a");
+  b.Int(kBytes, 2, 20);
+  b.Int(kStatus, 3, 500);
+  b.Int(kStatus, 4, 404);
+  b.Int(kBytes, 4, 1000);
+  auto p = stage->NewPartial();
+  stage->Add(b.batch(), *p);
+  // p50 of {10, 30, 20}: rank 2 -> 20 (exact below 50); p50 of {1000}: within 1% + 0.5;
+  // p90 of {0.25}: the bucket value within 1%.
+  const Table t = stage->Finish(std::move(*p));
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(t.rows[0][1].i, 2);
+  EXPECT_EQ(t.rows[0][2].i, 20);
+  EXPECT_NEAR(t.rows[0][3].f, 0.25, 0.0025);
+  EXPECT_EQ(t.rows[1][1].i, 0);
+  EXPECT_NEAR(static_cast<double>(t.rows[1][2].i), 1000, 10.5);
+  EXPECT_EQ(t.rows[1][3].kind, Cell::Kind::kNull);
+  EXPECT_EQ(t.rows[2][1].i, 0);
+  EXPECT_EQ(t.rows[2][2].kind, Cell::Kind::kNull);
+}
+
+// With thousands of distinct values per group (dense sketches), any split into batches and
+// partials, merged in any order, directly or through Encode/Decode, gives identical results.
+TEST(AggregateApprox, DenseSketchesMergeIdenticallyInAnyOrder) {
+  auto stage = MakeStage(
+      {"status"},
+      {{"ips_a", "distinct_approx(ip)"}, {"b_a", "p99_approx(bytes)"}, {"r_a", "p50_approx(rt)"}});
+  const ApproxRows rows(20000, 5);
+  std::string reference, reference_bytes;
+  {
+    auto b = rows.Batch(0, rows.size());
+    auto p = stage->NewPartial();
+    stage->Add(b->batch(), *p);
+    stage->Encode(*p, &reference_bytes);
+    reference = Dump(stage->Finish(std::move(*p)));
+  }
+  std::mt19937 rng(17);
+  for (int round = 0; round < 6; ++round) {
+    const size_t npartials = 2 + rng() % 4;
+    std::vector<std::unique_ptr<Partial>> partials;
+    for (size_t i = 0; i < npartials; ++i) partials.push_back(stage->NewPartial());
+    size_t pos = 0;
+    while (pos < rows.size()) {
+      const size_t len = std::min<size_t>(rows.size() - pos, 1 + rng() % 3000);
+      auto b = rows.Batch(pos, pos + len);
+      stage->Add(b->batch(), *partials[rng() % npartials]);
+      pos += len;
+    }
+    while (partials.size() > 1) {
+      const size_t from = rng() % partials.size();
+      size_t into = rng() % (partials.size() - 1);
+      if (into >= from) ++into;
+      if (rng() % 2) {
+        std::string bytes;
+        stage->Encode(*partials[from], &bytes);
+        Status st = stage->Decode(bytes, partials[into].get());
+        ASSERT_TRUE(st.ok()) << st.message();
+      } else {
+        stage->Merge(std::move(*partials[from]), *partials[into]);
+      }
+      partials.erase(partials.begin() + from);
+    }
+    std::string bytes;
+    stage->Encode(*partials[0], &bytes);
+    EXPECT_EQ(Dump(stage->Finish(std::move(*partials[0]))), reference) << "round " << round;
+    EXPECT_EQ(bytes.size(), reference_bytes.size()) << "round " << round;
+  }
+}
+
+TEST(AggregateApprox, DecodeRejectsCorruptSketchesWithoutCrashing) {
+  auto stage =
+      MakeStage({"status"}, {{"ips_a", "distinct_approx(ip)"}, {"b_a", "p99_approx(bytes)"}});
+  const ApproxRows rows(6000, 8);
+  auto b = rows.Batch(0, rows.size());
+  auto p = stage->NewPartial();
+  stage->Add(b->batch(), *p);
+  std::string bytes;
+  stage->Encode(*p, &bytes);
+  for (size_t n : {size_t{20}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 1}) {
+    auto q = stage->NewPartial();
+    Status st = stage->Decode(std::string_view(bytes.data(), n), q.get());
+    ASSERT_FALSE(st.ok()) << n;
+    EXPECT_EQ(st.code(), StatusCode::kDataError);
+  }
+  std::mt19937 rng(12);
+  int errors = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string bad = bytes;
+    for (int f = 0; f < 3; ++f) bad[rng() % bad.size()] = static_cast<char>(rng());
+    auto q = stage->NewPartial();
+    Status st = stage->Decode(bad, q.get());
+    if (!st.ok()) {
+      ++errors;
+      EXPECT_EQ(st.message().rfind("aggregate partial: ", 0), 0u) << st.message();
+    } else {
+      (void)stage->Finish(std::move(*q));
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
+TEST(AggregateApprox, ExplainNoteStatesTheSketchAndItsMemory) {
+  EXPECT_EQ(MetricSketchNote("distinct(ip)"), "");
+  EXPECT_EQ(MetricSketchNote("p99(rt)"), "");
+  EXPECT_EQ(MetricSketchNote("nonsense"), "");
+  EXPECT_EQ(MetricSketchNote("distinct_approx(ip)"),
+            "HyperLogLog, fixed 64-bit hash, 2^14 registers: exact up to 1024 values (8 bytes "
+            "each), then 16 KiB per group, 0.81% relative standard error");
+  EXPECT_EQ(MetricSketchNote("p99_approx(rt)"),
+            "log-bucket histogram: within 1% of the exact nearest-rank percentile, 12 bytes per "
+            "non-empty bucket, at most 2048 buckets = 24 KiB per group");
 }
 
 // ---------------------------------------------------------------------------------------------
