@@ -51,26 +51,26 @@ class SchedstatFile {
 
 }  // namespace
 
+// CPU time comes from CLOCK_THREAD_CPUTIME_ID, which brings the running thread's count up to
+// date; schedstat's first field is only updated at scheduler ticks and switches, so a span that
+// follows a busy one would be charged up to a tick of its CPU. schedstat gives the run-queue
+// wait, which no clock has.
 ThreadTimes CurrentThreadTimes() {
   thread_local SchedstatFile schedstat;
-  const int fd = schedstat.fd();
   ThreadTimes t;
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+    t.cpu_ns = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+  const int fd = schedstat.fd();
   if (fd >= 0) {
     char buf[96];
     const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
     if (n > 0) {
       buf[n] = '\0';
       long long cpu = 0, runq = 0;
-      if (std::sscanf(buf, "%lld %lld", &cpu, &runq) == 2) {
-        t.cpu_ns = cpu;
-        t.runq_ns = runq;
-        return t;
-      }
+      if (std::sscanf(buf, "%lld %lld", &cpu, &runq) == 2) t.runq_ns = runq;
     }
-  }
-  timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
-    t.cpu_ns = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
   }
   return t;
 }

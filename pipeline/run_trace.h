@@ -11,7 +11,7 @@
 //
 // Thread-safety: NewTrack() may be called from any thread; a Track is written by one thread
 //   at a time (its owner). Reading (the writers) happens after the run, when no thread writes.
-// Cost: two clock reads, two small reads of /proc/thread-self/schedstat and one vector append
+// Cost: four clock reads, two small reads of /proc/thread-self/schedstat and one vector append
 //   per span, a few per chunk; spans are kept only when asked
 //   (keep_spans), at most kMaxSpansPerTrack per track (the sums stay exact beyond that).
 
@@ -110,8 +110,8 @@ class RunTrace {
   std::deque<Track> tracks_;
 };
 
-// The calling thread's time so far on a CPU and runnable but waiting for one (Linux
-// /proc/thread-self/schedstat; without it, CPU time from the thread clock and no wait).
+// The calling thread's time so far on a CPU (the thread CPU clock) and runnable but waiting for
+// one (Linux /proc/thread-self/schedstat; 0 without it).
 struct ThreadTimes {
   int64_t cpu_ns = 0;
   int64_t runq_ns = 0;
