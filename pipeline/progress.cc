@@ -147,10 +147,13 @@ ProgressMeter::~ProgressMeter() {
 
 ProgressMeter* ProgressMeter::Active() { return g_active.load(std::memory_order_acquire); }
 
-void ProgressMeter::SetInputs(const std::vector<std::string>& inputs) {
+void ProgressMeter::SetInputs(const std::vector<std::string>& inputs,
+                              std::vector<uint64_t> begins) {
+  begins_ = begins;
   {
     std::lock_guard<std::mutex> lock(mu_);
     inputs_ = inputs;
+    inputs_begins_ = std::move(begins);
     inputs_changed_ = true;
   }
   cv_.notify_all();
@@ -198,12 +201,15 @@ void ProgressMeter::Run() {
     if (inputs_changed_) {
       // Sizes are found here, not on the reading path (a stat and a 4-byte read per input).
       std::vector<std::string> names = inputs_;
+      const std::vector<uint64_t> begins = inputs_begins_;
       inputs_changed_ = false;
       lock.unlock();
       std::optional<uint64_t> total = 0;
-      for (const auto& name : names) {
-        std::optional<uint64_t> size = total ? PlainFileSize(name) : std::nullopt;
-        total = size ? std::optional<uint64_t>(*total + *size) : std::nullopt;
+      for (size_t i = 0; i < names.size() && total; ++i) {
+        std::optional<uint64_t> size = PlainFileSize(names[i]);
+        const uint64_t begin = i < begins.size() ? begins[i] : 0;
+        total = size ? std::optional<uint64_t>(*total + (*size > begin ? *size - begin : 0))
+                     : std::nullopt;
       }
       lock.lock();
       names_ = std::move(names);

@@ -78,8 +78,10 @@ class ProgressMeter {
   // The installed meter, or nullptr.
   static ProgressMeter* Active();
 
-  // The run's expanded inputs (reading thread, once, before the first chunk).
-  void SetInputs(const std::vector<std::string>& inputs);
+  // The run's expanded inputs (reading thread, once, before the first chunk). `begins`
+  // (optional, one per input): the byte offset each input is read from (an incremental run
+  // reads only what was added); those bytes count neither as done nor in the total.
+  void SetInputs(const std::vector<std::string>& inputs, std::vector<uint64_t> begins = {});
 
   // A chunk the reading thread is about to hand out (reading thread only).
   void OnChunk(const Chunk& chunk) {
@@ -88,7 +90,11 @@ class ProgressMeter {
       source_ = chunk.source;
       source_end_ = 0;
     }
-    if (chunk.size() > 0) source_end_ = chunk.offset + chunk.size();
+    if (chunk.size() > 0) {
+      const uint64_t begin = chunk.source < begins_.size() ? begins_[chunk.source] : 0;
+      const uint64_t end = chunk.offset + chunk.size();
+      source_end_ = end > begin ? end - begin : 0;
+    }
     bytes_done_.store(done_before_ + source_end_, std::memory_order_relaxed);
     input_.store(chunk.source + 1, std::memory_order_relaxed);
   }
@@ -105,13 +111,15 @@ class ProgressMeter {
   // Reading thread only.
   uint32_t source_ = 0;
   uint64_t done_before_ = 0;  // bytes of the inputs before source_
-  uint64_t source_end_ = 0;   // stream position reached in source_
+  uint64_t source_end_ = 0;   // bytes of source_ read (stream position reached - its begin)
+  std::vector<uint64_t> begins_;
   // Reading thread -> reporter.
   std::atomic<uint64_t> bytes_done_{0};
   std::atomic<size_t> input_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> inputs_;  // guarded by mu_
+  std::vector<uint64_t> inputs_begins_;  // guarded by mu_
   bool inputs_changed_ = false;      // guarded by mu_
   bool stop_ = false;                // guarded by mu_
   // Reporter thread only (and the destructor after join).

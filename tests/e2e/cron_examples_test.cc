@@ -3,7 +3,8 @@
 //                                          three runs (paths redirected into a temp dir);
 //   scripts/systemd/logpipe-access.*       pass `systemd-analyze verify` and use only options
 //                                          the binary accepts;
-//   scripts/cron/logpipe-access.cron       is a well-formed /etc/cron.d line using them too.
+//   scripts/cron/logpipe-access.cron       is a well-formed /etc/cron.d line using them too;
+//   scripts/cron/logrotate-nginx           parses without an error in `logrotate -d`.
 // The config uses `state:` (incremental runs). Until that key exists in this build the config
 // tests stop with a skip that says so, rather than pass.
 
@@ -106,7 +107,7 @@ TEST(CronExamples, SystemdUnitsVerify) {
     }
     units.push_back(dir.Write(name, text));
   }
-  CommandResult r = RunCommand({"systemd-analyze", "verify", units[0], units[1]});
+  CommandResult r = RunCommand({"/usr/bin/systemd-analyze", "verify", units[0], units[1]});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");  // warnings (an ignored setting, a typo) fail the test too
 
@@ -142,6 +143,25 @@ TEST(CronExamples, CronLineIsWellFormed) {
     ++entries;
   }
   EXPECT_EQ(entries, 1);
+}
+
+TEST(CronExamples, LogrotateSnippetParses) {
+  TempDir dir;
+  dir.Write("log/access.log", Line("200"));
+  std::string text = ReadFile(SourcePath("scripts/cron/logrotate-nginx"));
+  // Into the temp dir, and without the owner (www-data may not exist here).
+  text.replace(text.find("/var/log/nginx"), 14, dir.path() + "/log");
+  text.replace(text.find("create 0640 www-data adm"), 24, "create 0640");
+  const std::string conf = dir.Write("logrotate.conf", text);
+  // -d: parse and say what would be done, change nothing. Unknown directives are reported as
+  // "error:" lines (with exit 0), so the output is checked too.
+  CommandResult r =
+      RunCommand({"/usr/sbin/logrotate", "-d", "-s", dir.path() + "/logrotate.state", conf});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("rror:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("rror:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rotating pattern: " + dir.path() + "/log/*.log"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace

@@ -185,8 +185,8 @@ TEST(Progress, ForcedOnAPipePrintsPlainLinesWithTheTotal) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Two plain files of 40 lines: the total is known; the last line says the run is done.
   const uint64_t total = 40 * (sizeof kLine - 1);
-  const std::string both = std::to_string(total / 1024) + "." +
-                           std::to_string(total % 1024 * 10 / 1024);  // KiB, one decimal
+  const uint64_t tenths = (total * 10 + 512) / 1024;  // KiB, rounded to one decimal
+  const std::string both = std::to_string(tenths / 10) + "." + std::to_string(tenths % 10);
   ASSERT_GE(total, 1024u);
   EXPECT_NE(r.err.find("logpipe: progress: " + both + " KiB / " + both + " KiB  100%"),
             std::string::npos)

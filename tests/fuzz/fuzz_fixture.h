@@ -30,8 +30,9 @@ inline Fixture* MakeFixture() {
       "version: 1\ninputs: [x.log]\nstages:\n"
       "  - type: parse\n    pattern: combined\n"
       "  - type: aggregate\n    group_by: [status, hour(ts)]\n"
-      "    metrics: {hits: count, b: sum(bytes), ips: distinct(ip), tp: top(path, 2),"
-      " p: p50(bytes), lo: min(bytes), hi: max(request_time), t: p99(ts)}\n";
+      "    metrics:\n      hits: count\n      b: sum(bytes)\n      ips: distinct(ip)\n"
+      "      tp: top(path, 2)\n      p: p50(bytes)\n      lo: min(bytes)\n"
+      "      hi: max(request_time)\n      t: p99(ts)\n";
   Result<Config> config = LoadConfigString(yaml, "fixture.yaml", {});
   if (!config.ok()) std::abort();
   Result<Plan> plan = BuildPlan(std::move(config.value()));

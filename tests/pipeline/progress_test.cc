@@ -100,7 +100,7 @@ TEST(ProgressFormat, LongNamesAreShortenedFromTheLeftToFitTheWidth) {
   ASSERT_EQ(head.size(), 31u);
   EXPECT_EQ(FormatProgress(s, 200), head + " " + s.input_name);
   // 50 columns: 31 + 1 space leave 18 for the name: "..." and its last 15 characters.
-  EXPECT_EQ(FormatProgress(s, 50), head + " ...ure/access.log");
+  EXPECT_EQ(FormatProgress(s, 50), head + " ...ture/access.log");
   // Under 8 columns left: no name at all.
   EXPECT_EQ(FormatProgress(s, 36), head);
   // Narrower than the numbers: cut.
