@@ -97,7 +97,7 @@ std::string FormatProgress(const ProgressState& state, size_t width) {
     line += "  " + std::to_string(percent) + "%";
   }
   double rate = 0;
-  if (state.seconds >= 0.5) {
+  if (state.seconds >= 0.5 || (state.finished && state.seconds > 0)) {
     rate = static_cast<double>(state.bytes_done) / state.seconds;
     line += "  " + FormatProgressBytes(static_cast<uint64_t>(rate)) + "/s";
   }

@@ -57,7 +57,7 @@ std::string FormatProgressBytes(uint64_t bytes);
 std::string FormatProgressDuration(double seconds);
 // The line for `state`, at most `width` characters: the input's name is shortened from the
 // left ("...ss.log") to fit, or left out when even that does not fit. The rate is shown from
-// 0.5 s on, the ETA when the total and a rate are known; "input k/N" only with several inputs.
+// 0.5 s on (on the last line always), the ETA when the total and a rate are known; "input k/N" only with several inputs.
 std::string FormatProgress(const ProgressState& state, size_t width = 100);
 
 class ProgressMeter {

@@ -76,6 +76,8 @@ TEST(ProgressFormat, FinishedSaysDone) {
   s.seconds = 0.5;
   s.finished = true;
   EXPECT_EQ(FormatProgress(s), "100 B / 100 B  100%  200 B/s  done in 0:01");
+  s.seconds = 0.25;  // a short run's last line has its rate too
+  EXPECT_EQ(FormatProgress(s), "100 B / 100 B  100%  400 B/s  done in 0:01");
 }
 
 TEST(ProgressFormat, GrowingFileIsClampedAt100Percent) {
