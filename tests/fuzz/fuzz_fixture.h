@@ -16,7 +16,7 @@ namespace logpipe::fuzz {
 
 struct Fixture {
   Plan plan;
-  Chunk chunk;  // kLines
+  Chunk chunk;  // kFixtureLines
 };
 
 inline const char kFixtureLines[] =
