@@ -36,6 +36,10 @@ void WriteAll(int fd, const std::string& text) {
 // The size of `name` when it is a local regular file that is not compressed; else nothing.
 std::optional<uint64_t> PlainFileSize(const std::string& name) {
   if (name == "-" || IsUrl(name)) return std::nullopt;
+  // stat first: opening a FIFO would meet its writer in the run's place (and the writer would
+  // get SIGPIPE when this descriptor closes).
+  struct stat before;
+  if (stat(name.c_str(), &before) != 0 || !S_ISREG(before.st_mode)) return std::nullopt;
   int fd = open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::nullopt;
   std::optional<uint64_t> size;

@@ -15,9 +15,9 @@
 //
 // What counts: bytes the chunker delivered, that is the position reached in each input's
 // decompressed stream. The total is the sum of the inputs' sizes when every input is a local
-// regular file that is not compressed (found by the reporter thread with stat and a 4-byte
-// magic probe, off the reading path); when any input is compressed, a URL, stdin or a pipe the
-// total is unknown and the line shows bytes, rate and input k/N without percent or ETA.
+// regular file that is not compressed (found by the reporter thread, off the reading path, with
+// stat and, for regular files only, a 4-byte magic probe: a FIFO is never opened); when any
+// input is compressed, a URL, stdin or a pipe the total is unknown and the line shows bytes, rate and input k/N without percent or ETA.
 //
 // Hook: a process-wide pointer. A ProgressMeter installs itself as Active() for its lifetime
 // (one at a time; cli.cc creates one around RunJob when the bar is on); InputStream reads

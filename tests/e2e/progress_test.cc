@@ -197,6 +197,34 @@ TEST(Progress, ForcedOnAPipePrintsPlainLinesWithTheTotal) {
   EXPECT_EQ(r.out, "");
 }
 
+// Regression: the meter once opened every input to probe its magic number, a FIFO too. That
+// open met the FIFO's writer in the run's place, and when the probe closed it the writer got
+// EPIPE (SIGPIPE) before the run ever opened the FIFO: its lines were lost.
+TEST(Progress, NeverOpensAFifoInput) {
+  TempDir dir;
+  const std::string first = dir.Write("first.log", Lines(40000));  // ~3 MB: read before the FIFO
+  const std::string fifo = dir.path() + "/slow.log";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string report = dir.path() + "/report.json";
+  signal(SIGPIPE, SIG_IGN);  // a lost reader shows as EPIPE below, not a dead test
+  ssize_t written = -1;
+  const std::string text = Lines(2000);  // more than a pipe holds: the write waits for a reader
+  std::thread feeder([&] {
+    int fd = open(fifo.c_str(), O_WRONLY);
+    if (fd < 0) return;
+    written = write(fd, text.data(), text.size());
+    close(fd);
+    // Lost the reader: open again and close, so the run's own open gets end of input and the
+    // test fails on the counts instead of hanging.
+    if (written != static_cast<ssize_t>(text.size())) close(open(fifo.c_str(), O_WRONLY));
+  });
+  CommandResult r = RunConfig(dir, TwoInputJob(first, fifo, report), {"--progress"});
+  feeder.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(written, static_cast<ssize_t>(text.size()));
+  EXPECT_EQ(ReadJson(report)["tables"]["aggregate"]["rows"][0]["hits"], 42000);
+}
+
 TEST(Progress, QuietWinsOverProgress) {
   TempDir dir;
   const std::string a = dir.Write("a.log", Lines(10));
