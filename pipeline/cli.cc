@@ -18,6 +18,7 @@
 #include "pipeline/job.h"
 #include "pipeline/metrics_file.h"
 #include "pipeline/plan.h"
+#include "pipeline/progress.h"
 #include "pipeline/run_interrupt.h"
 #include "pipeline/version.h"
 #include "stages/pattern_library.h"
@@ -34,6 +35,7 @@ struct CliOptions {
   bool explain = false;
   bool patterns = false;
   bool quiet = false;
+  bool progress = false;
   bool version = false;
   bool help = false;
   RunOptions run;
@@ -63,6 +65,9 @@ po::options_description Describe() {
       ("explain", "print the physical plan (segments, captures, regex engine, outputs) and exit")
       ("patterns", "list the built-in parse patterns and their fields")
       ("quiet,q", "print nothing but errors (the default when stderr is not a terminal)")
+      ("progress",
+       "show the progress bar on stderr even when it is not a terminal (then a plain line "
+       "every 5 s and one at the end); on a terminal it is shown anyway. --quiet wins")
       ("trace", po::value<std::string>(),
        "FILE: write the run's activity per worker as Chrome trace-event JSON (open it in "
        "Perfetto or chrome://tracing)")
@@ -113,6 +118,7 @@ Status ParseArgs(int argc, char** argv, CliOptions* options) {
   options->explain = vm.count("explain") > 0;
   options->patterns = vm.count("patterns") > 0;
   options->quiet = vm.count("quiet") > 0;
+  options->progress = vm.count("progress") > 0;
   options->version = vm.count("version") > 0;
   options->help = vm.count("help") > 0;
   if (vm.count("trace")) options->run.trace_path = vm["trace"].as<std::string>();
@@ -342,7 +348,17 @@ int RunCli(int argc, char** argv) {
   }
   Result<JobResult> result = [&] {
     InterruptGuard stop_on_signals;  // SIGINT/SIGTERM: exit 130/143, nothing written
-    return RunJob(*plan, options.run, &progress);
+    // The progress bar: on a terminal unless --quiet, or forced by --progress. Gone (its line
+    // erased) before anything below prints.
+    const bool tty = isatty(STDERR_FILENO) != 0;
+    std::optional<ProgressMeter> meter;
+    if (!options.quiet && (tty || options.progress)) {
+      meter.emplace(STDERR_FILENO,
+                    tty ? ProgressMeter::Mode::kRedraw : ProgressMeter::Mode::kLines);
+    }
+    Result<JobResult> run = RunJob(*plan, options.run, &progress);
+    if (meter && run.ok()) meter->set_succeeded();
+    return run;
   }();
   if (!result.ok()) {
     return FinishWithMetrics(metrics_ptr, job, result.status(), progress, &*plan, start);

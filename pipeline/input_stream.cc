@@ -4,13 +4,16 @@
 
 #include "io/byte_source.h"
 #include "io/url_fetch.h"
+#include "pipeline/progress.h"
 #include "pipeline/run_interrupt.h"
 
 namespace logpipe {
 
 InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
                          std::vector<SkippedInput>* skipped, RunTrace* trace)
-    : inputs_(std::move(inputs)), plan_(plan), skipped_(skipped) {
+    : inputs_(std::move(inputs)), plan_(plan), skipped_(skipped),
+      progress_(ProgressMeter::Active()) {
+  if (progress_ != nullptr) progress_->SetInputs(inputs_);
   if (plan_.fetch.model == FetchModel::kSerial) return;
   std::vector<FetchInput> fetch_inputs;
   for (const auto& name : inputs_) {
@@ -60,6 +63,7 @@ Result<bool> InputStream::Next(Chunk* chunk) {
     }
     if (*more) {
       chunk->seq = next_seq_++;
+      if (progress_ != nullptr) progress_->OnChunk(*chunk);  // two relaxed atomic stores
       return true;
     }
     current_.reset();

@@ -26,6 +26,8 @@
 
 namespace logpipe {
 
+class ProgressMeter;
+
 class InputStream {
  public:
   // `plan` must outlive the stream. `skipped` (optional) receives skipped inputs; `trace`
@@ -50,6 +52,7 @@ class InputStream {
   size_t next_input_ = 0;
   std::unique_ptr<Chunker> current_;
   uint64_t next_seq_ = 0;
+  ProgressMeter* progress_;  // the progress bar's counters (pipeline/progress.h), or nullptr
 };
 
 }  // namespace logpipe

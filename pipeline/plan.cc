@@ -280,7 +280,8 @@ Result<Plan> BuildPlan(Config config) {
   for (const auto& [name, type_text] : parse_spec.fields) {
     const std::string where = Place(parse_spec, "fields." + name);
     if (!is_group(name)) return unknown_field(where, name);
-    auto it = std::find_if(types.begin(), types.end(), [&](const FieldSpec& f) { return f.name == name; });
+    auto it = std::find_if(types.begin(), types.end(),  // (C++17 lambdas cannot capture `name`)
+                           [&field = name](const FieldSpec& f) { return f.name == field; });
     LOGPIPE_RETURN_IF_ERROR(ParseFieldType(name, type_text, default_types, &*it).WithPrefix(where));
     if (it->type == FieldType::kTime) {
       Result<TimeFormat> format = TimeFormat::Compile(it->time_format);

@@ -10,6 +10,8 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
   python3 gzip zstd
   chromium  # headless, for the comparison report's browser test (tests/pipeline/compare_html_test.cc)
+  clang libclang-rt-14-dev  # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
+  systemd logrotate  # systemd-analyze verify, logrotate -d: the shipped examples (tests/e2e/cron_examples_test.cc)
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: set up and run every test, twice: a normal optimised build, and
 # a build with AddressSanitizer + UndefinedBehaviorSanitizer; then the execution-model tests a
-# third time under ThreadSanitizer. Also checks the layering rules.
+# third time under ThreadSanitizer; then runs each fuzz target for a bounded time (scripts/fuzz.sh,
+# FUZZ_SECONDS each, 20 by default here). Also checks the layering rules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -26,3 +27,8 @@ cmake --build build-tsan --target pipeline_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -j"$jobs" \
   -R 'ExecMatrix|Executor|Process|PrefetcherFiles|StreamBuffer|RunTrace'
+
+# Fuzz targets (tests/fuzz): a clang build of their own in build-fuzz/, then each target from
+# its seed corpus; any crash fails CI with the reproducer's path.
+echo "== fuzz targets (libFuzzer), ${FUZZ_SECONDS:-20}s each"
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh

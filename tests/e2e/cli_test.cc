@@ -43,6 +43,9 @@ TEST(Cli, EveryShippedConfigPassesDryRun) {
   int checked = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(SourcePath("configs"))) {
     if (entry.path().extension() != ".yaml") continue;
+    // configs/cron/ names system paths (/var/log/nginx): tests/e2e/cron_examples_test.cc
+    // dry-runs it with its paths redirected.
+    if (entry.path().parent_path().filename() == "cron") continue;
     CommandResult r = RunLogpipe({"--config", entry.path().string(), "--dry-run"});
     EXPECT_EQ(r.exit_code, 0) << entry.path() << ": " << r.err;
     ++checked;
