@@ -61,6 +61,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -76,6 +77,7 @@ namespace {
 
 constexpr size_t kMaxInFlightPerShard = 2;
 constexpr size_t kRecvBlock = size_t{256} << 10;
+constexpr size_t kMaxRecvBlock = size_t{256} << 20;
 constexpr int kSocketBufferBytes = 4 << 20;
 constexpr int kStopPollMillis = 100;  // how often a busy wait looks at StopRequested()
 // A reply longer than this is garbage (a chunk's rendered output is a few times chunk_bytes).
@@ -523,7 +525,7 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
   WorkerState state = NewWorkerState(plan, segment);
   WorkItem item;
   PlainFile file;
-  std::string meta, reply, bytes;
+  std::string meta, reply;
   RunTrace::Track* track = ctx.trace->NewTrack("shard", segment.label());
   for (;;) {
     uint64_t header[3];
@@ -536,11 +538,18 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
     if (!got_request) _exit(0);
     if (header[0] == kRequestFinish) {
       BeginReply(kReplyPartials, &reply);
-      PutU64(plan.aggregates.size(), &reply);
-      for (size_t a = 0; a < plan.aggregates.size(); ++a) {
-        bytes.clear();
-        plan.aggregates[a]->Encode(*state.partials[a], &bytes);
-        PutBytes(bytes, &reply);
+      {
+        ScopedSpan span(track, SpanKind::kMerge);  // encoding them, for the parent's merge
+        PutU64(plan.aggregates.size(), &reply);
+        for (size_t a = 0; a < plan.aggregates.size(); ++a) {
+          // Encoded straight into the reply (as PutBytes would frame it): partials can be tens
+          // of MiB, and every extra copy is fresh pages to fault in at the end of the run.
+          const size_t at = reply.size();
+          PutU64(0, &reply);
+          plan.aggregates[a]->Encode(*state.partials[a], &reply);
+          const uint64_t len = reply.size() - at - 8;
+          std::memcpy(&reply[at], &len, 8);
+        }
       }
       EncodeTrack(*track, &reply);
       EndReply(&reply);
@@ -643,6 +652,8 @@ struct Shard {
   std::string out;                    // requests not yet written
   size_t out_pos = 0;
   RecvBuffer in;
+  std::vector<std::string> partial_bytes;  // as received, decoded at the end (DecodePartials)
+  pid_t partials_pid = -1;                 // the process that sent them, for messages
   std::vector<std::unique_ptr<Partial>> partials;
   Death first_death;  // how its first process died, for the final message
 };
@@ -733,6 +744,7 @@ class ProcessesRun {
       return status;
     }
     ScopedSpan span(parent_, SpanKind::kMerge);
+    LOGPIPE_RETURN_IF_ERROR(DecodePartials());
     MergePartialsInShardOrder();
     return Status::Ok();
   }
@@ -902,8 +914,20 @@ class ProcessesRun {
 
   Status Receive(Shard& s) {
     for (;;) {
-      char* space = s.in.Space(kRecvBlock);
-      ssize_t n = recv(s.fd, space, kRecvBlock, MSG_DONTWAIT);
+      // Room for the rest of the frame being received when it is big (the partials at the
+      // end: one allocation and straight copies instead of doubling the buffer).
+      size_t block = kRecvBlock;
+      const std::string_view d = s.in.data();
+      if (d.size() >= kReplyHeader) {
+        uint64_t len = 0;
+        std::memcpy(&len, d.data() + 8, 8);
+        if (len <= kMaxReplyBytes && kReplyHeader + len > d.size()) {
+          block = static_cast<size_t>(
+              std::clamp<uint64_t>(kReplyHeader + len - d.size(), kRecvBlock, kMaxRecvBlock));
+        }
+      }
+      char* space = s.in.Space(block);
+      ssize_t n = recv(s.fd, space, block, MSG_DONTWAIT);
       if (n > 0) {
         s.in.Commit(static_cast<size_t>(n));
         LOGPIPE_RETURN_IF_ERROR(ParseReplies(s));
@@ -992,15 +1016,14 @@ class ProcessesRun {
       if (!GetU64(&in, &n) || n != plan_.aggregates.size()) {
         return ProtocolError(s, "the wrong number of aggregate partials");
       }
+      // Kept as bytes: every shard's are decoded at once at the end, in parallel (the shards
+      // finish together, so decoding one on arrival would only hold up the others').
       for (size_t a = 0; a < plan_.aggregates.size(); ++a) {
         std::string_view bytes;
         if (!GetBytes(&in, &bytes)) return ProtocolError(s, "truncated aggregate partials");
-        std::unique_ptr<Partial> p = plan_.aggregates[a]->NewPartial();
-        Status st = plan_.aggregates[a]->Decode(bytes, p.get());
-        if (!st.ok())
-          return ProtocolError(s, "aggregate partials that do not decode: " + st.message());
-        s.partials.push_back(std::move(p));
+        s.partial_bytes.emplace_back(bytes);
       }
+      s.partials_pid = s.pid;
       RunTrace::Track* track = result_->trace.NewTrack(
           "shard " + std::to_string(s.id + 1) + " (pid " + std::to_string(s.pid) + ")",
           plan_.segments[0].label());
@@ -1177,7 +1200,7 @@ class ProcessesRun {
         const uint64_t per_worker = static_cast<uint64_t>(shards_.size()) * kRangesPerWorker;
         const uint64_t range_bytes = std::max<uint64_t>(
             plan_.chunker.chunk_bytes, (size + per_worker - 1) / per_worker);
-        InputRegion region;
+        InputRegion region;  // the whole file; an incremental run's saved region goes here
         region.end = size;
         ranges_ = SplitRegion(region, range_bytes);
         range_pos_ = 0;
@@ -1282,6 +1305,39 @@ class ProcessesRun {
         if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) LOGPIPE_RETURN_IF_ERROR(Receive(s));
       }
     }
+  }
+
+  // Decodes every shard's partial bytes, one thread per shard after the first (every shard has
+  // exited by now, so no fork can copy these threads; each decodes into its own Partials).
+  Status DecodePartials() {
+    std::vector<Status> errors(shards_.size());
+    auto decode = [this, &errors](size_t i) {
+      Shard& s = shards_[i];
+      for (size_t a = 0; a < s.partial_bytes.size(); ++a) {
+        std::unique_ptr<Partial> p = plan_.aggregates[a]->NewPartial();
+        Status st = plan_.aggregates[a]->Decode(s.partial_bytes[a], p.get());
+        std::string().swap(s.partial_bytes[a]);
+        if (!st.ok()) {
+          errors[i] = st;
+          return;
+        }
+        s.partials.push_back(std::move(p));
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < shards_.size(); ++i) threads.emplace_back(decode, i);
+    if (!shards_.empty()) decode(0);
+    for (std::thread& t : threads) t.join();
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      if (!errors[i].ok()) {
+        return InternalError(ShardName(shards_[i], shards_[i].partials_pid) +
+                             " sent aggregate partials that do not decode: " +
+                             errors[i].message() +
+                             "; this is a bug in logpipe, please report it (model serial or "
+                             "threads runs the same job meanwhile)");
+      }
+    }
+    return Status::Ok();
   }
 
   void MergePartialsInShardOrder() {

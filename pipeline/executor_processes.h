@@ -8,7 +8,8 @@
 //   shard i: range: pread + Chunker -> chunks; chunk: pread its own bytes (local file);
 //            each chunk -> RunSegmentStages -> Render -> BatchOutput bytes
 //   parent: reorder by unit, then by chunk within a range -> DeliverBatch; at the end
-//           "finish" -> each shard's encoded partials -> Decode + Merge in shard order.
+//           "finish" -> each shard's encoded partials -> Decode (one thread per shard, once
+//           every shard has exited) -> Merge in shard order.
 //
 // Inputs are classified before the shards start: a local regular file whose first bytes are
 // not a gzip or zstd magic number is "plain", everything else ("-", pipes, compressed files)
@@ -20,7 +21,9 @@
 // range to an idle shard, which reads it with pread, cuts it into chunks with the plan's
 // Chunker (chunk_bytes, max_line_bytes and oversized lines as usual; a line over a range
 // boundary belongs to the range it starts in), and sends one result per chunk, then the
-// range's end. Outputs, aggregates and totals (lines, bytes, oversized) are those of serial;
+// range's end. What is cut per input is an InputRegion (io/line_range.h): {0, size, 1} today;
+// an incremental run can give [begin, end) and the first line's number instead (NextUnit in
+// the .cc is the one place to pass it). Outputs, aggregates and totals (lines, bytes, oversized) are those of serial;
 // the chunks are not (the run's chunk count differs; bytes appended to a file after the run
 // started are not read). A shard does not know the line numbers of a range after the first,
 // so the parent cuts the chunks itself, reading every byte as before, when the plan renders
@@ -33,6 +36,8 @@
 // Thread-safety: Run() forks, so it must be called while no other thread runs stage code (fork
 //   copies only the calling thread), from a thread that outlives the run: shards get SIGKILL
 //   when the thread that forked them exits (PR_SET_PDEATHSIG), so no shard outlives its parent.
+//   The only other threads it starts decode the shards' partials at the very end, after the
+//   last fork, each into its own Partials; they are joined before Run returns.
 // Lifetime: every shard is reaped before Run returns, on success and on every error.
 // Cost: one fork per shard at the start; per range (or chunk) a descriptor, or per streamed
 //   chunk its bytes, to the shard and an encoded BatchOutput per chunk back; once at the end,
@@ -43,7 +48,8 @@
 //   Results of later units wait in the parent up to live_tokens x chunk_bytes of encoded
 //   output; past that the parent reads only the shard of the next unit to deliver (the others
 //   block on their sockets). The parent keeps a descriptor of every plain range or chunk for
-//   retries (~100 bytes each). Shards are reaped before Run returns, so
+//   retries (~100 bytes each), and at the end every shard's encoded partials at once (they
+//   are decoded in parallel). Shards are reaped before Run returns, so
 //   getrusage(RUSAGE_CHILDREN) then includes their CPU time (its ru_maxrss is the largest
 //   shard's, not a sum).
 // Errors: input errors as the other executors (in the same order relative to batch errors: a
