@@ -1,11 +1,13 @@
 // The processes executor (see executor_processes.h for the contract).
 //
 //   parent (this thread)                                  shard i (forked at the start of Run)
-//   InputStream.Next -> chunk ---- request frame ---->    plain: pread [offset, offset+size)
-//     plain input: descriptor only                          from its own fd of the input;
-//     streamed input: descriptor + bytes                    streamed: bytes from the frame
+//   NextUnit -> range or chunk ---- request frame -->    range: LineRangeSource + Chunker,
+//     range (plain input): descriptor only                  then per chunk as below, then
+//     chunk (plain input): descriptor only                  a "range done" frame;
+//     chunk (streamed input): descriptor + bytes            plain chunk: pread its bytes;
+//                                                           streamed: bytes from the frame;
 //                                                           RunSegmentStages + Render
-//   reorder by seq, DeliverBatch <-- batch frame ------     BatchOutput::EncodeTo
+//   reorder by unit, DeliverBatch <-- batch frame(s) --     BatchOutput::EncodeTo
 //   ...
 //   "finish" ------------------------------------------->   every aggregate's Encode()
 //   Decode + Merge in shard order <-- partials frame --     _exit(0)
@@ -21,15 +23,18 @@
 // Frames (native byte order; both ends are the same binary on the same machine):
 //   request: u64 type (1 chunk, 2 finish), u64 meta_len, u64 data_len, meta, data
 //     chunk meta: seq, source, offset, size, first_line, line_count, dropped_lines,
-//                 truncated_events, last_in_source, attempt,
-//                 has_data, n_oversized, n x (line_number, bytes, head_len, head)
+//                 truncated_events, last_in_source, attempt, has_data,
+//                 range, limit, line_start (a range: offset/size are its [begin, end)),
+//                 n_oversized, n x (line_number, bytes, head_len, head)
 //     data: the chunk's bytes for a streamed input; empty for a plain one (the shard preads)
-//   reply:   u64 type (1 batch, 2 chunk error, 3 partials), u64 len, payload
-//     batch: BatchOutput::EncodeTo; chunk error: seq + Status::EncodeTo (the shard could not
-//     read a plain chunk); partials: n, n x (len, Aggregate::Encode bytes).
+//   reply:   u64 type (1 batch, 2 chunk error, 3 partials, 4 range done), u64 len, payload
+//     batch: sub (the chunk's index in its range, 0 for a chunk) + BatchOutput::EncodeTo;
+//     chunk error: seq + Status::EncodeTo (the shard could not read a plain chunk or range);
+//     range done: seq, number of chunks; partials: n, n x (len, Aggregate::Encode bytes).
 //
-// Flow control: at most kMaxInFlightPerShard requests per shard, and at most plan.live_tokens
-// chunks read but not yet delivered (so a slow chunk cannot make the others pile up).
+// Flow control: at most kMaxInFlightPerShard chunk requests or one range per shard, at most
+// plan.live_tokens units read but not yet delivered (so a slow chunk cannot make the others
+// pile up), and results of later units held up to pending_limit_ bytes (Throttled).
 
 #include "pipeline/executor_processes.h"
 
@@ -56,9 +61,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "io/chunker.h"
+#include "io/line_range.h"
 #include "pipeline/input_stream.h"
 #include "pipeline/run_interrupt.h"
 #include "pipeline/wire_bytes.h"
@@ -69,13 +77,22 @@ namespace {
 
 constexpr size_t kMaxInFlightPerShard = 2;
 constexpr size_t kRecvBlock = size_t{256} << 10;
+constexpr size_t kMaxRecvBlock = size_t{256} << 20;
 constexpr int kSocketBufferBytes = 4 << 20;
 constexpr int kStopPollMillis = 100;  // how often a busy wait looks at StopRequested()
 // A reply longer than this is garbage (a chunk's rendered output is a few times chunk_bytes).
 constexpr uint64_t kMaxReplyBytes = uint64_t{1} << 40;
 
 enum RequestType : uint64_t { kRequestChunk = 1, kRequestFinish = 2 };
-enum ReplyType : uint64_t { kReplyBatch = 1, kReplyChunkError = 2, kReplyPartials = 3 };
+enum ReplyType : uint64_t {
+  kReplyBatch = 1,
+  kReplyChunkError = 2,
+  kReplyPartials = 3,
+  kReplyRangeDone = 4,
+};
+// A plain input is cut into about this many ranges per worker (each at least chunk_bytes), so
+// that the shards, which ask for their next range when done, finish close together.
+constexpr uint64_t kRangesPerWorker = 32;
 
 constexpr size_t kRequestHeader = 24;  // type, meta_len, data_len
 constexpr size_t kReplyHeader = 16;    // type, len
@@ -139,6 +156,7 @@ struct InputInfo {
   bool compressed = false;  // gzip or zstd magic (offsets are in the decompressed stream)
   dev_t dev = 0;            // identity of a plain file, checked by the shards
   ino_t ino = 0;
+  uint64_t size = 0;        // a plain file's size when the run started (ranges end there)
 };
 
 // Decides per input, before the shards start, how its chunks reach them. Anything that cannot
@@ -173,6 +191,7 @@ std::vector<InputInfo> ClassifyInputs(const std::vector<std::string>& inputs) {
       infos[i].plain = !infos[i].compressed;
       infos[i].dev = fst.st_dev;
       infos[i].ino = fst.st_ino;
+      infos[i].size = static_cast<uint64_t>(fst.st_size);
     }
     close(fd);
   }
@@ -189,6 +208,11 @@ struct ChunkPlace {
   uint64_t line_count = 0;
   uint64_t dropped_lines = 0;
   uint64_t truncated_events = 0;
+  // A byte range of a plain input that the shard cuts into chunks itself: the lines starting
+  // in [offset, offset + size), read up to `limit`; first_line is 0 when not known.
+  bool range = false;
+  uint64_t limit = 0;
+  bool line_start = false;  // offset is known to start a line
 };
 
 struct ChunkDesc {
@@ -199,9 +223,14 @@ struct ChunkDesc {
 
 ChunkDesc DescOf(const Chunk& chunk) {
   ChunkDesc d;
-  d.place = {chunk.seq,    chunk.source,     chunk.offset,
-             chunk.size(), chunk.first_line, chunk.line_count,
-             chunk.dropped_lines, chunk.truncated_events};
+  d.place.seq = chunk.seq;
+  d.place.source = chunk.source;
+  d.place.offset = chunk.offset;
+  d.place.size = chunk.size();
+  d.place.first_line = chunk.first_line;
+  d.place.line_count = chunk.line_count;
+  d.place.dropped_lines = chunk.dropped_lines;
+  d.place.truncated_events = chunk.truncated_events;
   d.last_in_source = chunk.last_in_source;
   d.oversized = chunk.oversized;
   return d;
@@ -212,7 +241,8 @@ void EncodeChunkMeta(const ChunkDesc& d, uint64_t attempt, bool has_data, std::s
   for (uint64_t v :
        {p.seq, p.source, p.offset, p.size, p.first_line, p.line_count, p.dropped_lines,
         p.truncated_events, uint64_t{d.last_in_source},
-        attempt, uint64_t{has_data}, uint64_t{d.oversized.size()}}) {
+        attempt, uint64_t{has_data}, uint64_t{p.range}, p.limit, uint64_t{p.line_start},
+        uint64_t{d.oversized.size()}}) {
     PutU64(v, out);
   }
   for (const OversizedLine& line : d.oversized) {
@@ -300,12 +330,11 @@ struct PlainFile {
   int fd = -1;
 };
 
-// Reads a plain chunk's bytes [offset, offset + size) from the shard's own fd of the input.
-Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, Chunk* chunk) {
-  chunk->set_size(0);
-  if (p.size == 0) return Status::Ok();  // a chunk with oversized lines only
-  const std::string& path = (*ctx.inputs)[p.source];
-  if (file->source != p.source) {
+// Opens plain input `source` in `*file` unless it is already open there, checking that it is
+// still the file the parent examined.
+Status OpenPlain(const ShardContext& ctx, uint64_t source, PlainFile* file) {
+  const std::string& path = (*ctx.inputs)[source];
+  if (file->source != source) {
     if (file->fd >= 0) close(file->fd);
     file->fd = -1;
     file->source = UINT64_MAX;
@@ -317,7 +346,7 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
       return IoError(path + ": a worker process cannot open it: " + strerror(errno) +
                      "; was it removed or renamed during the run?");
     }
-    const InputInfo& info = (*ctx.infos)[p.source];
+    const InputInfo& info = (*ctx.infos)[source];
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_dev != info.dev || st.st_ino != info.ino) {
       close(fd);
@@ -327,8 +356,17 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
                      "when it is stable, or read it with model serial");
     }
     file->fd = fd;
-    file->source = p.source;
+    file->source = source;
   }
+  return Status::Ok();
+}
+
+// Reads a plain chunk's bytes [offset, offset + size) from the shard's own fd of the input.
+Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, Chunk* chunk) {
+  chunk->set_size(0);
+  if (p.size == 0) return Status::Ok();  // a chunk with oversized lines only
+  const std::string& path = (*ctx.inputs)[p.source];
+  LOGPIPE_RETURN_IF_ERROR(OpenPlain(ctx, p.source, file));
   chunk->Reserve(p.size);
   char* buf = chunk->mutable_data();
   uint64_t done = 0;
@@ -392,6 +430,94 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
   return true;
 }
 
+// Runs the segment on `item` (its chunk filled in) and sends the rendered batch, preceded by its
+// index among the unit's batches. False if the parent is gone.
+bool ProcessAndReply(const ShardContext& ctx, WorkItem& item, WorkerState& state, uint64_t sub,
+                     RunTrace::Track* track, int fd, std::string* reply) {
+  const Plan& plan = *ctx.plan;
+  const uint64_t seq = item.chunk.seq;
+  {
+    ScopedSpan span(track, SpanKind::kWork, seq);
+    item.batch.Reset(item.chunk, plan.schema.size(), plan.starts_event());
+    RunSegmentStages(plan, plan.segments[0], item, state);
+    ctx.renderer->Render(item.batch, &item.output);
+    BeginReply(kReplyBatch, reply);
+    PutU64(sub, reply);
+    item.output.EncodeTo(reply);
+    EndReply(reply);
+  }
+  ScopedSpan span(track, SpanKind::kWaitOutput, seq);
+  return WriteFull(fd, reply->data(), reply->size());
+}
+
+bool SendChunkError(uint64_t seq, const Status& error, int fd, std::string* reply) {
+  BeginReply(kReplyChunkError, reply);
+  PutU64(seq, reply);
+  error.EncodeTo(reply);
+  EndReply(reply);
+  return WriteFull(fd, reply->data(), reply->size());
+}
+
+// Serves a range request: cuts the lines the range owns into chunks with the plan's Chunker
+// (so chunk_bytes, max_line_bytes and oversized lines work as in the parent), sends one batch
+// per chunk, then "range done" with their number. A read error is sent as the unit's chunk
+// error after the batches before it. False if the parent is gone.
+bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, WorkItem& item,
+                WorkerState& state, RunTrace::Track* track, int fd, std::string* reply) {
+  const Plan& plan = *ctx.plan;
+  LineRange range;
+  range.begin = p.offset;
+  range.end = p.offset + p.size;
+  range.limit = p.limit;
+  range.begin_is_line_start = p.line_start;
+  range.first_line = p.first_line;
+  uint64_t sub = 0;
+  Status st;
+  {
+    ScopedSpan span(track, SpanKind::kRead, p.seq);
+    st = OpenPlain(ctx, p.source, file);
+  }
+  if (st.ok()) {
+    auto owned = std::make_unique<LineRangeSource>((*ctx.inputs)[p.source], file->fd, range);
+    LineRangeSource* source = owned.get();
+    {
+      ScopedSpan span(track, SpanKind::kRead, p.seq);
+      st = source->Start();
+    }
+    const uint64_t start = source->start();
+    // Line numbers are only known in the region's first range; elsewhere they count from 1 at
+    // the range's first line (ProcessesParentCutsReason keeps plans that render them away).
+    const uint64_t line_base = range.first_line > 0 ? range.first_line - 1 : 0;
+    Chunker chunker(std::move(owned), static_cast<uint32_t>(p.source), plan.chunker);
+    Chunk& chunk = item.chunk;
+    while (st.ok()) {
+      Result<bool> more = false;
+      {
+        ScopedSpan span(track, SpanKind::kRead, p.seq);
+        more = chunker.Next(&chunk);
+      }
+      if (!more.ok()) {
+        st = more.status();
+        break;
+      }
+      if (!*more) break;
+      chunk.seq = p.seq;
+      chunk.offset += start;
+      chunk.first_line += line_base;
+      for (OversizedLine& line : chunk.oversized) line.line_number += line_base;
+      chunk.last_in_source = chunk.last_in_source && range.end >= range.limit;
+      if (!ProcessAndReply(ctx, item, state, sub, track, fd, reply)) return false;
+      ++sub;
+    }
+  }
+  if (!st.ok()) return SendChunkError(p.seq, st, fd, reply);
+  BeginReply(kReplyRangeDone, reply);
+  PutU64(p.seq, reply);
+  PutU64(sub, reply);
+  EndReply(reply);
+  return WriteFull(fd, reply->data(), reply->size());
+}
+
 // Serves requests until "finish" (or until the parent goes away); never returns.
 [[noreturn]] void ShardLoop(const ShardContext& ctx, int fd) {
   const Plan& plan = *ctx.plan;
@@ -399,7 +525,7 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
   WorkerState state = NewWorkerState(plan, segment);
   WorkItem item;
   PlainFile file;
-  std::string meta, reply, bytes;
+  std::string meta, reply;
   RunTrace::Track* track = ctx.trace->NewTrack("shard", segment.label());
   for (;;) {
     uint64_t header[3];
@@ -412,11 +538,18 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
     if (!got_request) _exit(0);
     if (header[0] == kRequestFinish) {
       BeginReply(kReplyPartials, &reply);
-      PutU64(plan.aggregates.size(), &reply);
-      for (size_t a = 0; a < plan.aggregates.size(); ++a) {
-        bytes.clear();
-        plan.aggregates[a]->Encode(*state.partials[a], &bytes);
-        PutBytes(bytes, &reply);
+      {
+        ScopedSpan span(track, SpanKind::kMerge);  // encoding them, for the parent's merge
+        PutU64(plan.aggregates.size(), &reply);
+        for (size_t a = 0; a < plan.aggregates.size(); ++a) {
+          // Encoded straight into the reply (as PutBytes would frame it): partials can be tens
+          // of MiB, and every extra copy is fresh pages to fault in at the end of the run.
+          const size_t at = reply.size();
+          PutU64(0, &reply);
+          plan.aggregates[a]->Encode(*state.partials[a], &reply);
+          const uint64_t len = reply.size() - at - 8;
+          std::memcpy(&reply[at], &len, 8);
+        }
       }
       EncodeTrack(*track, &reply);
       EndReply(&reply);
@@ -430,12 +563,14 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
     std::string_view in = meta;
     Chunk& chunk = item.chunk;
     ChunkPlace p;
-    uint64_t last = 0, attempt = 0, has_data = 0, n_oversized = 0;
+    uint64_t last = 0, attempt = 0, has_data = 0, range = 0, line_start = 0, n_oversized = 0;
     for (uint64_t* v : {&p.seq, &p.source, &p.offset, &p.size, &p.first_line, &p.line_count,
-                        &p.dropped_lines, &p.truncated_events, &last,
-                        &attempt, &has_data, &n_oversized}) {
+                        &p.dropped_lines, &p.truncated_events, &last, &attempt, &has_data,
+                        &range, &p.limit, &line_start, &n_oversized}) {
       if (!GetU64(&in, v)) _exit(2);
     }
+    p.range = range != 0;
+    p.line_start = line_start != 0;
     if (p.source >= ctx.inputs->size() || n_oversized > in.size() / 24) _exit(2);
     chunk.oversized.resize(n_oversized);
     for (OversizedLine& line : chunk.oversized) {
@@ -447,6 +582,11 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
     }
     if (ctx.kill.enabled && ctx.kill.seq == p.seq && (ctx.kill.always || attempt == 0)) {
       raise(SIGKILL);
+    }
+    if (p.range) {
+      if (header[2] != 0 || has_data != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
+      if (!ServeRange(ctx, p, &file, item, state, track, fd, &reply)) _exit(1);
+      continue;
     }
 
     Status read_status;
@@ -464,11 +604,7 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
       }
     }
     if (!read_status.ok()) {
-      BeginReply(kReplyChunkError, &reply);
-      PutU64(p.seq, &reply);
-      read_status.EncodeTo(&reply);
-      EndReply(&reply);
-      if (!WriteFull(fd, reply.data(), reply.size())) _exit(1);
+      if (!SendChunkError(p.seq, read_status, fd, &reply)) _exit(1);
       continue;
     }
     chunk.seq = p.seq;
@@ -479,18 +615,8 @@ bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
     chunk.dropped_lines = p.dropped_lines;
     chunk.truncated_events = p.truncated_events;
     chunk.last_in_source = last != 0;
-
-    {
-      ScopedSpan span(track, SpanKind::kWork, p.seq);
-      item.batch.Reset(chunk, plan.schema.size(), plan.starts_event());
-      RunSegmentStages(plan, segment, item, state);
-      ctx.renderer->Render(item.batch, &item.output);
-      BeginReply(kReplyBatch, &reply);
-      item.output.EncodeTo(&reply);
-      EndReply(&reply);
-    }
-    ScopedSpan span(track, SpanKind::kWaitOutput, p.seq);
-    if (!WriteFull(fd, reply.data(), reply.size())) _exit(1);  // the parent is gone
+    // The parent is gone if this fails.
+    if (!ProcessAndReply(ctx, item, state, /*sub=*/0, track, fd, &reply)) _exit(1);
   }
 }
 
@@ -526,14 +652,30 @@ struct Shard {
   std::string out;                    // requests not yet written
   size_t out_pos = 0;
   RecvBuffer in;
+  std::vector<std::string> partial_bytes;  // as received, decoded at the end (DecodePartials)
+  pid_t partials_pid = -1;                 // the process that sent them, for messages
   std::vector<std::unique_ptr<Partial>> partials;
   Death first_death;  // how its first process died, for the final message
 };
 
-// A received chunk result: its output, or the error a shard met reading it.
+// The results of one unit (a chunk, or a range that gives any number of chunks) not yet
+// delivered: its outputs in order, then possibly the error a shard met reading it.
 struct Pending {
-  std::unique_ptr<BatchOutput> output;
+  std::deque<std::unique_ptr<BatchOutput>> outputs;
+  std::deque<uint64_t> output_bytes;  // encoded size of each, for the memory bound
+  uint64_t received = 0;  // outputs accepted so far: a replacement's repeats are dropped
+  bool done = false;      // every output (or the error) has arrived
   Status error;
+};
+
+// The next piece of work in input order: a chunk read by the parent, or a byte range of a
+// plain input that the shard cuts itself.
+struct Unit {
+  uint64_t seq = 0;
+  bool range = false;
+  Chunk chunk;
+  uint64_t source = 0;
+  LineRange lines;
 };
 
 std::string DescribeExit(bool reaped, int status) {
@@ -578,6 +720,8 @@ class ProcessesRun {
     result_->stats.counters.Clear(plan_.schema.size());
     window_ = std::max<uint64_t>(plan_.live_tokens, 1);
     infos_ = ClassifyInputs(inputs_);
+    range_mode_ = ProcessesParentCutsReason(plan_).empty();
+    pending_limit_ = window_ * std::max<uint64_t>(plan_.chunker.chunk_bytes, 1);
     ctx_.plan = &plan_;
     ctx_.inputs = &inputs_;
     ctx_.renderer = &renderer_;
@@ -600,6 +744,7 @@ class ProcessesRun {
       return status;
     }
     ScopedSpan span(parent_, SpanKind::kMerge);
+    LOGPIPE_RETURN_IF_ERROR(DecodePartials());
     MergePartialsInShardOrder();
     return Status::Ok();
   }
@@ -700,8 +845,25 @@ class ProcessesRun {
     s.finish_sent = true;
   }
 
-  // Hands the chunk just read to shard `s`.
-  void Assign(Shard& s, const Chunk& chunk) {
+  // Hands the unit just read to shard `s`.
+  void Assign(Shard& s, const Unit& unit) {
+    if (unit.range) {
+      ChunkDesc d;
+      ChunkPlace& p = d.place;
+      p.seq = unit.seq;
+      p.source = unit.source;
+      p.offset = unit.lines.begin;
+      p.size = unit.lines.end - unit.lines.begin;
+      p.first_line = unit.lines.first_line;
+      p.range = true;
+      p.limit = unit.lines.limit;
+      p.line_start = unit.lines.begin_is_line_start;
+      AppendChunkRequest(s, d, nullptr, /*has_data=*/false);
+      s.replayable.push_back(std::move(d));
+      ++stats_.plain_ranges;
+      return;
+    }
+    const Chunk& chunk = unit.chunk;
     ChunkDesc d = DescOf(chunk);
     if (infos_[chunk.source].plain) {
       AppendChunkRequest(s, d, nullptr, /*has_data=*/false);
@@ -714,12 +876,15 @@ class ProcessesRun {
     }
   }
 
-  // A live shard with room for a new chunk, the least busy first; null if none.
-  Shard* PickShard() {
+  // A live shard with room for a new unit, the least busy first; null if none. A range goes
+  // only to an idle shard: ranges are big, and one queued behind another could leave the other
+  // shards idle at the end of the run.
+  Shard* PickShard(bool range) {
     Shard* best = nullptr;
     for (Shard& s : shards_) {
       if (s.fd < 0 || s.finish_sent || !s.to_send.empty() ||
-          s.in_flight.size() >= kMaxInFlightPerShard) {
+          s.in_flight.size() >= (range ? 1 : kMaxInFlightPerShard) ||
+          (!s.in_flight.empty() && s.in_flight.back().range)) {
         continue;
       }
       if (best == nullptr || s.in_flight.size() < best->in_flight.size()) best = &s;
@@ -749,11 +914,24 @@ class ProcessesRun {
 
   Status Receive(Shard& s) {
     for (;;) {
-      char* space = s.in.Space(kRecvBlock);
-      ssize_t n = recv(s.fd, space, kRecvBlock, MSG_DONTWAIT);
+      // Room for the rest of the frame being received when it is big (the partials at the
+      // end: one allocation and straight copies instead of doubling the buffer).
+      size_t block = kRecvBlock;
+      const std::string_view d = s.in.data();
+      if (d.size() >= kReplyHeader) {
+        uint64_t len = 0;
+        std::memcpy(&len, d.data() + 8, 8);
+        if (len <= kMaxReplyBytes && kReplyHeader + len > d.size()) {
+          block = static_cast<size_t>(
+              std::clamp<uint64_t>(kReplyHeader + len - d.size(), kRecvBlock, kMaxRecvBlock));
+        }
+      }
+      char* space = s.in.Space(block);
+      ssize_t n = recv(s.fd, space, block, MSG_DONTWAIT);
       if (n > 0) {
         s.in.Commit(static_cast<size_t>(n));
         LOGPIPE_RETURN_IF_ERROR(ParseReplies(s));
+        if (Throttled(s)) return Status::Ok();
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -783,6 +961,14 @@ class ProcessesRun {
     }
   }
 
+  // Whether to leave shard `s`'s replies in its socket for now: the results waiting for
+  // delivery are over the memory bound and its current unit is not the next to deliver (that
+  // one is always read, so the run never stalls; the shard blocks on its full socket).
+  bool Throttled(const Shard& s) const {
+    return pending_bytes_ > pending_limit_ && !s.in_flight.empty() &&
+           s.in_flight.front().seq > next_deliver_;
+  }
+
   std::unique_ptr<BatchOutput> TakeOutput() {
     if (free_outputs_.empty()) return std::make_unique<BatchOutput>();
     std::unique_ptr<BatchOutput> out = std::move(free_outputs_.back());
@@ -790,14 +976,34 @@ class ProcessesRun {
     return out;
   }
 
-  // Keeps a chunk's result for delivery in seq order, unless it is a duplicate (a replacement
-  // shard redoing chunks whose results had already arrived).
-  void Store(uint64_t seq, std::unique_ptr<BatchOutput> output, Status error) {
-    if (seq < next_deliver_ || pending_.count(seq) != 0) {
-      if (output) free_outputs_.push_back(std::move(output));
+  // Keeps output `sub` of unit `seq` for delivery in order, unless it is a duplicate (a
+  // replacement shard redoing units whose results had already arrived). `last`: the unit has
+  // no more outputs (a chunk unit).
+  void Store(uint64_t seq, uint64_t sub, std::unique_ptr<BatchOutput> output, uint64_t bytes,
+             bool last) {
+    if (seq < next_deliver_) {
+      free_outputs_.push_back(std::move(output));
       return;
     }
-    pending_[seq] = Pending{std::move(output), std::move(error)};
+    Pending& u = pending_[seq];
+    if (u.done || sub != u.received) {  // sub < received: a repeat (cutting is deterministic)
+      free_outputs_.push_back(std::move(output));
+      return;
+    }
+    u.outputs.push_back(std::move(output));
+    u.output_bytes.push_back(bytes);
+    pending_bytes_ += bytes;
+    ++u.received;
+    u.done = last;
+  }
+
+  // Unit `seq` is complete: it ended with an error (not OK) or after its last output.
+  void StoreDone(uint64_t seq, Status error) {
+    if (seq < next_deliver_) return;
+    Pending& u = pending_[seq];
+    if (u.done) return;
+    u.error = std::move(error);
+    u.done = true;
   }
 
   Status HandleReply(Shard& s, uint64_t type, std::string_view payload) {
@@ -810,15 +1016,14 @@ class ProcessesRun {
       if (!GetU64(&in, &n) || n != plan_.aggregates.size()) {
         return ProtocolError(s, "the wrong number of aggregate partials");
       }
+      // Kept as bytes: every shard's are decoded at once at the end, in parallel (the shards
+      // finish together, so decoding one on arrival would only hold up the others').
       for (size_t a = 0; a < plan_.aggregates.size(); ++a) {
         std::string_view bytes;
         if (!GetBytes(&in, &bytes)) return ProtocolError(s, "truncated aggregate partials");
-        std::unique_ptr<Partial> p = plan_.aggregates[a]->NewPartial();
-        Status st = plan_.aggregates[a]->Decode(bytes, p.get());
-        if (!st.ok())
-          return ProtocolError(s, "aggregate partials that do not decode: " + st.message());
-        s.partials.push_back(std::move(p));
+        s.partial_bytes.emplace_back(bytes);
       }
+      s.partials_pid = s.pid;
       RunTrace::Track* track = result_->trace.NewTrack(
           "shard " + std::to_string(s.id + 1) + " (pid " + std::to_string(s.pid) + ")",
           plan_.segments[0].label());
@@ -829,14 +1034,30 @@ class ProcessesRun {
     }
     if (s.in_flight.empty()) return ProtocolError(s, "a reply nobody asked for");
     const uint64_t expected = s.in_flight.front().seq;
+    const bool range = s.in_flight.front().range;
     if (type == kReplyBatch) {
+      std::string_view in = payload;
+      uint64_t sub = 0;
+      if (!GetU64(&in, &sub) || (!range && sub != 0)) {
+        return ProtocolError(s, "a malformed batch result");
+      }
       std::unique_ptr<BatchOutput> out = TakeOutput();
-      Status st = BatchOutput::DecodeFrom(payload, out.get());
+      Status st = BatchOutput::DecodeFrom(in, out.get());
       if (!st.ok()) return ProtocolError(s, "a batch result that does not decode");
       if (out->seq != expected) return ProtocolError(s, "the result of another chunk");
-      s.in_flight.pop_front();
+      if (!range) s.in_flight.pop_front();
       stats_.result_bytes += kReplyHeader + payload.size();
-      Store(expected, std::move(out), Status::Ok());
+      Store(expected, sub, std::move(out), payload.size(), /*last=*/!range);
+      return Status::Ok();
+    }
+    if (type == kReplyRangeDone) {
+      std::string_view in = payload;
+      uint64_t seq = 0, n = 0;
+      if (!range || !GetU64(&in, &seq) || !GetU64(&in, &n) || seq != expected || !in.empty()) {
+        return ProtocolError(s, "a malformed end of range");
+      }
+      s.in_flight.pop_front();
+      StoreDone(seq, Status::Ok());
       return Status::Ok();
     }
     if (type == kReplyChunkError) {
@@ -848,7 +1069,7 @@ class ProcessesRun {
         return ProtocolError(s, "a malformed chunk error");
       }
       s.in_flight.pop_front();
-      Store(seq, nullptr, std::move(error));
+      StoreDone(seq, std::move(error));
       return Status::Ok();
     }
     return ProtocolError(s, "a reply of unknown type " + std::to_string(type));
@@ -861,6 +1082,10 @@ class ProcessesRun {
     }
     const ChunkPlace& p = s.in_flight.front();  // a shard answers in order: this is its current one
     const std::string& path = inputs_[p.source];
+    if (p.range) {
+      return " while processing range " + std::to_string(p.seq) + ": " + path + " lines starting at bytes " +
+             std::to_string(p.offset) + "-" + std::to_string(p.offset + p.size);
+    }
     std::string out = " while processing chunk " + std::to_string(p.seq) + ": " +
                       (path == "-" ? std::string("standard input") : path) + " " +
                       (infos_[p.source].compressed ? "decompressed bytes " : "bytes ") +
@@ -917,29 +1142,85 @@ class ProcessesRun {
     return InternalError(message);
   }
 
-  // Hands every result that is next in seq order to the consumer.
+  // Hands every result that is next in order to the consumer: the next unit's outputs as they
+  // arrive, then its error if it has one, then the unit after it once it is complete.
   Status Deliver() {
     for (;;) {
       auto it = pending_.find(next_deliver_);
       if (it == pending_.end()) return Status::Ok();
-      if (!it->second.error.ok()) return it->second.error;
-      std::unique_ptr<BatchOutput> output = std::move(it->second.output);
+      Pending& u = it->second;
+      while (!u.outputs.empty()) {
+        std::unique_ptr<BatchOutput> output = std::move(u.outputs.front());
+        u.outputs.pop_front();
+        pending_bytes_ -= u.output_bytes.front();
+        u.output_bytes.pop_front();
+        Status st;
+        {
+          ScopedSpan span(parent_, SpanKind::kDeliver, output->seq);
+          st = DeliverBatch(*output, consumer_, &result_->stats);
+        }
+        free_outputs_.push_back(std::move(output));
+        LOGPIPE_RETURN_IF_ERROR(st);
+      }
+      if (!u.done) return Status::Ok();
+      if (!u.error.ok()) return u.error;
       pending_.erase(it);
       ++next_deliver_;
-      Status st;
-      {
-        ScopedSpan span(parent_, SpanKind::kDeliver, output->seq);
-        st = DeliverBatch(*output, consumer_, &result_->stats);
+    }
+  }
+
+  // The next unit of work in input order (see Unit); false after the last input. In range
+  // mode a plain input becomes ranges without being read here, and the other inputs are read
+  // by an InputStream over each run of consecutive such inputs; otherwise one InputStream
+  // reads every input, as the other executors do.
+  Result<bool> NextUnit(Unit* unit) {
+    if (StopRequested()) return InterruptedStatus();
+    for (;;) {
+      if (range_pos_ < ranges_.size()) {
+        unit->range = true;
+        unit->source = range_input_;
+        unit->lines = ranges_[range_pos_++];
+        unit->seq = next_seq_++;
+        return true;
       }
-      free_outputs_.push_back(std::move(output));
-      LOGPIPE_RETURN_IF_ERROR(st);
+      if (stream_ != nullptr) {
+        Result<bool> more = stream_->Next(&unit->chunk);
+        if (!more.ok()) return more.status();
+        if (*more) {
+          unit->range = false;
+          unit->chunk.source += static_cast<uint32_t>(stream_base_);
+          unit->chunk.seq = unit->seq = next_seq_++;
+          return true;
+        }
+        stream_.reset();
+      }
+      if (next_input_ == inputs_.size()) return false;
+      if (range_mode_ && infos_[next_input_].plain) {
+        const uint64_t size = infos_[next_input_].size;
+        const uint64_t per_worker = static_cast<uint64_t>(shards_.size()) * kRangesPerWorker;
+        const uint64_t range_bytes = std::max<uint64_t>(
+            plan_.chunker.chunk_bytes, (size + per_worker - 1) / per_worker);
+        InputRegion region;  // the whole file; an incremental run's saved region goes here
+        region.end = size;
+        ranges_ = SplitRegion(region, range_bytes);
+        range_pos_ = 0;
+        range_input_ = next_input_++;
+        continue;
+      }
+      size_t end = next_input_ + 1;
+      while (end < inputs_.size() && !(range_mode_ && infos_[end].plain)) ++end;
+      stream_ = std::make_unique<InputStream>(
+          std::vector<std::string>(inputs_.begin() + static_cast<ptrdiff_t>(next_input_),
+                                   inputs_.begin() + static_cast<ptrdiff_t>(end)),
+          plan_, &result_->stats.skipped_inputs, &result_->trace);
+      stream_base_ = next_input_;
+      next_input_ = end;
     }
   }
 
   Status Loop() {
-    InputStream stream(inputs_, plan_, &result_->stats.skipped_inputs, &result_->trace);
-    Chunk chunk;
-    bool have_chunk = false;    // `chunk` was read and waits for a shard with room
+    Unit unit;
+    bool have_chunk = false;    // `unit` was read and waits for a shard with room
     bool reading_done = false;  // the input is exhausted, or failed with read_status
     Status read_status;
     uint64_t chunks_read = 0;
@@ -955,8 +1236,8 @@ class ProcessesRun {
           Result<bool> more = false;
           {
             ScopedSpan span(parent_, SpanKind::kRead);
-            more = stream.Next(&chunk);
-            span.set_seq(chunk.seq);
+            more = NextUnit(&unit);
+            span.set_seq(unit.seq);
           }
           if (!more.ok()) {
             // Like serial: results of the chunks before it still come first (one of them may
@@ -972,9 +1253,9 @@ class ProcessesRun {
           have_chunk = true;
           ++chunks_read;
         }
-        Shard* s = PickShard();
+        Shard* s = PickShard(unit.range);
         if (s == nullptr) break;
-        Assign(*s, chunk);
+        Assign(*s, unit);
         have_chunk = false;
       }
       // Replacement shards redo their predecessor's chunks; all shards finish after the input.
@@ -1001,7 +1282,7 @@ class ProcessesRun {
       for (Shard& s : shards_) {
         if (s.fd < 0) continue;
         if (s.out_pos < s.out.size()) Flush(s);
-        short events = POLLIN;
+        short events = Throttled(s) ? 0 : POLLIN;  // POLLHUP and POLLERR still show
         if (s.out_pos < s.out.size()) events |= POLLOUT;
         fds.push_back({s.fd, events, 0});
         polled.push_back(&s);
@@ -1024,6 +1305,39 @@ class ProcessesRun {
         if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) LOGPIPE_RETURN_IF_ERROR(Receive(s));
       }
     }
+  }
+
+  // Decodes every shard's partial bytes, one thread per shard after the first (every shard has
+  // exited by now, so no fork can copy these threads; each decodes into its own Partials).
+  Status DecodePartials() {
+    std::vector<Status> errors(shards_.size());
+    auto decode = [this, &errors](size_t i) {
+      Shard& s = shards_[i];
+      for (size_t a = 0; a < s.partial_bytes.size(); ++a) {
+        std::unique_ptr<Partial> p = plan_.aggregates[a]->NewPartial();
+        Status st = plan_.aggregates[a]->Decode(s.partial_bytes[a], p.get());
+        std::string().swap(s.partial_bytes[a]);
+        if (!st.ok()) {
+          errors[i] = st;
+          return;
+        }
+        s.partials.push_back(std::move(p));
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < shards_.size(); ++i) threads.emplace_back(decode, i);
+    if (!shards_.empty()) decode(0);
+    for (std::thread& t : threads) t.join();
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      if (!errors[i].ok()) {
+        return InternalError(ShardName(shards_[i], shards_[i].partials_pid) +
+                             " sent aggregate partials that do not decode: " +
+                             errors[i].message() +
+                             "; this is a bug in logpipe, please report it (model serial or "
+                             "threads runs the same job meanwhile)");
+      }
+    }
+    return Status::Ok();
   }
 
   void MergePartialsInShardOrder() {
@@ -1056,6 +1370,17 @@ class ProcessesRun {
   std::vector<Shard> shards_;
   uint64_t next_deliver_ = 0;
   std::map<uint64_t, Pending> pending_;
+  uint64_t pending_bytes_ = 0;  // encoded outputs in pending_
+  uint64_t pending_limit_ = 0;  // above it, only the next unit's shard is read (Throttled)
+  // Reading (NextUnit).
+  bool range_mode_ = false;  // shards cut plain inputs' ranges (ProcessesParentCutsReason)
+  uint64_t next_seq_ = 0;    // units handed out so far
+  size_t next_input_ = 0;
+  std::unique_ptr<InputStream> stream_;
+  size_t stream_base_ = 0;  // index in inputs_ of stream_'s first input
+  std::vector<LineRange> ranges_;
+  size_t range_pos_ = 0;
+  uint64_t range_input_ = 0;
   std::vector<std::unique_ptr<BatchOutput>> free_outputs_;
   ProcessesExecutorStats stats_;
 };
@@ -1077,6 +1402,20 @@ class ProcessesExecutor : public Executor {
 };
 
 }  // namespace
+
+std::string ProcessesParentCutsReason(const Plan& plan) {
+  if (plan.starts_event() != nullptr) {
+    return "multi-line events are on (an event may span two ranges)";
+  }
+  if (plan.on_mismatch == OnMismatch::kFail) {
+    return "on_mismatch: fail names the line number of the first bad line";
+  }
+  if (!plan.rejects_path.empty()) return "the rejects file names line numbers";
+  for (const RecordOutputPlan& out : plan.record_outputs) {
+    if (out.spec.line_numbers) return "records output " + out.spec.path + " has line_numbers: true";
+  }
+  return "";
+}
 
 std::unique_ptr<Executor> NewProcessesExecutor() {
   return std::make_unique<ProcessesExecutor>(nullptr);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "io/input_paths.h"
+#include "pipeline/executor_processes.h"
 #include "stages/aggregate_stage.h"
 #include "stages/filter_stage.h"
 #include "stages/pattern_library.h"
@@ -539,6 +540,13 @@ std::string Plan::Explain() const {
            std::to_string(segments[i].workers) + " worker" +
            (segments[i].workers == 1 ? "" : "s") + ": " + Join(segments[i].stage_names, " -> ") +
            "\n";
+    if (segments[i].model == ExecModel::kProcesses) {
+      const std::string why = ProcessesParentCutsReason(*this);
+      out += why.empty() ? "     plain files: each shard reads byte ranges and cuts them into "
+                           "chunks itself (the parent does not read them)\n"
+                         : "     plain files: the parent reads them and cuts the chunks, because " +
+                               why + "\n";
+    }
   }
   out += "memory bound: " + std::to_string(live_tokens) + " chunk" +
          (live_tokens == 1 ? "" : "s") + " in flight x " + HumanBytes(chunker.chunk_bytes) +

@@ -87,7 +87,10 @@ void AppendRunStatsJson(const Plan& plan, const JobResult& result, const RunTrac
     AppendSeconds(processes->fork_seconds, out);
     out->append(", \"request_bytes\": " + std::to_string(processes->request_bytes) +
                 ", \"result_bytes\": " + std::to_string(processes->result_bytes) +
-                ", \"partial_bytes\": " + std::to_string(processes->partial_bytes) + "}");
+                ", \"partial_bytes\": " + std::to_string(processes->partial_bytes) +
+                ", \"plain_ranges\": " + std::to_string(processes->plain_ranges) +
+                ", \"plain_chunks\": " + std::to_string(processes->plain_chunks) +
+                ", \"streamed_chunks\": " + std::to_string(processes->streamed_chunks) + "}");
   }
   out->append("\n}\n");
 }

@@ -63,20 +63,32 @@ TEST(TraceAndStats, EveryModelWritesTracksThatAddUp) {
       ASSERT_TRUE(s.contains("processes"));
       EXPECT_EQ(s["processes"]["shards_started"], 2);
       EXPECT_GT(s["processes"]["partial_bytes"].get<uint64_t>(), 0u);
+      // A plain file and no line numbers shown: the shards cut byte ranges, the parent none.
+      EXPECT_GT(s["processes"]["plain_ranges"].get<uint64_t>(), 0u);
+      EXPECT_EQ(s["processes"]["plain_chunks"], 0);
+      EXPECT_EQ(s["processes"]["streamed_chunks"], 0);
     } else {
       EXPECT_FALSE(s.contains("processes"));
     }
 
-    // The trace: valid JSON, a thread_name per track, and one "work" span per chunk.
+    // The trace: valid JSON, a thread_name per track, and one "work" span per chunk (with
+    // processes' byte ranges, a span's "chunk" is its range, shared by the range's chunks).
     nlohmann::json t = ReadJson(trace);
     std::set<std::string> thread_names;
     std::set<uint64_t> worked_chunks;
+    uint64_t work_spans = 0;
     for (const auto& e : t["traceEvents"]) {
       if (e["ph"] == "M" && e["name"] == "thread_name") thread_names.insert(e["args"]["name"]);
-      if (e["ph"] == "X" && e["cat"] == "work") worked_chunks.insert(e["args"]["chunk"].get<uint64_t>());
+      if (e["ph"] == "X" && e["cat"] == "work") {
+        worked_chunks.insert(e["args"]["chunk"].get<uint64_t>());
+        ++work_spans;
+      }
     }
     EXPECT_EQ(thread_names, names);
-    EXPECT_EQ(worked_chunks.size(), s["chunks"].get<uint64_t>());
+    EXPECT_EQ(work_spans, s["chunks"].get<uint64_t>());
+    if (std::string(c.model) != "processes") {
+      EXPECT_EQ(worked_chunks.size(), s["chunks"].get<uint64_t>());
+    }
     EXPECT_GT(worked_chunks.size(), 30u);  // 2.3 MB in 64 KiB chunks
   }
 }

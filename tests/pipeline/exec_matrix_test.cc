@@ -79,9 +79,12 @@ bool ReadsUrls(const Config& config) {
 }
 
 // Runs `config_path` under `variant` with every output redirected into `dir`; returns the
-// bytes of every output file by name.
+// bytes of every output file by name. Without `line_numbers` the added records output has no
+// "_line", the rejects file is dropped and on_mismatch: reject becomes count, so that model
+// processes lets its shards cut plain files into ranges (pipeline/executor_processes.h).
 std::map<std::string, std::string> RunVariant(const std::string& config_path,
-                                              const Variant& variant, const std::string& dir) {
+                                              const Variant& variant, const std::string& dir,
+                                              bool line_numbers = true) {
   std::vector<std::string> sets = {"stages.parse.exec.model=" + variant.model,
                                    "stages.parse.exec.workers=" + std::to_string(variant.workers)};
   if (variant.chunk_bytes) sets.push_back("read.chunk_bytes=" + std::to_string(variant.chunk_bytes));
@@ -103,10 +106,16 @@ std::map<std::string, std::string> RunVariant(const std::string& config_path,
   int n = 0;
   for (auto& out : config->outputs) out.path = dir + "/out" + std::to_string(n++) + "." + out.format;
   if (!config->stages[0].rejects.empty()) config->stages[0].rejects = dir + "/rejects.txt";
+  if (!line_numbers) {
+    config->stages[0].rejects.clear();
+    if (config->stages[0].on_mismatch == OnMismatch::kReject) {
+      config->stages[0].on_mismatch = OnMismatch::kCount;
+    }
+  }
   OutputSpec records;
   records.kind = "records";
   records.format = "jsonl";
-  records.line_numbers = true;
+  records.line_numbers = line_numbers;
   records.path = dir + "/all_records.jsonl";
   config->outputs.push_back(records);
   if (config->outputs.size() == 1) {  // the default table would go to stdout
@@ -155,6 +164,40 @@ TEST_P(ExecMatrix, EveryModelWorkerCountAndChunkSizeGivesIdenticalOutputs) {
       ASSERT_FALSE(reference.empty());
       ASSERT_FALSE(reference["all_records.jsonl"].empty()) << "no records: a weak check";
       first = false;
+      continue;
+    }
+    ASSERT_EQ(files.size(), reference.size()) << variant.Name();
+    for (const auto& [name, bytes] : reference) {
+      EXPECT_TRUE(files[name] == bytes) << config_path << ": " << name << " differs under "
+                                        << variant.Name();
+    }
+    fs::remove_all(dir);
+  }
+}
+
+// The same without line numbers, for serial and processes only: then processes' shards read
+// and cut byte ranges of the plain inputs themselves (for jobs without multi-line events or
+// on_mismatch: fail), and one-line chunks put range boundaries inside and between lines.
+TEST_P(ExecMatrix, ProcessesShardsCuttingRangesGiveIdenticalOutputs) {
+  const std::string config_path = GetParam();
+  if (kUnderTsan) GTEST_SKIP() << "no threads involved; the variants above run under TSan";
+  testing::TempDir base;
+  std::map<std::string, std::string> reference;
+  std::vector<Variant> variants = {{"serial", 1, 1, ExecModel::kSerial}};
+  for (uint64_t chunk : {uint64_t{1}, uint64_t{64} << 10, uint64_t{0}}) {
+    for (int workers : {1, 2, 4}) {
+      variants.push_back({"processes", workers, chunk, ExecModel::kSerial});
+    }
+  }
+  for (size_t v = 0; v < variants.size(); ++v) {
+    const Variant& variant = variants[v];
+    const std::string dir = base.path() + "/" + std::to_string(v);
+    fs::create_directories(dir);
+    std::map<std::string, std::string> files =
+        RunVariant(config_path, variant, dir, /*line_numbers=*/false);
+    if (v == 0) {
+      reference = files;
+      ASSERT_FALSE(reference["all_records.jsonl"].empty()) << "no records: a weak check";
       continue;
     }
     ASSERT_EQ(files.size(), reference.size()) << variant.Name();

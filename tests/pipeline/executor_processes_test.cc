@@ -389,5 +389,253 @@ TEST(ProcessesExecutor, MultilineEventsSameAsSerialWithRetriesAndStreamedInputs)
   }
 }
 
+// ---- range mode: plans that render no line numbers; the shards cut plain files themselves.
+
+// A job like MakePlan's without line numbers (records without _line, on_mismatch: count, no
+// rejects file), so the parent hands out byte ranges of plain inputs.
+Plan MakeRangePlan(const TempDir& dir, uint64_t chunk_bytes, int workers) {
+  std::string yaml =
+      "inputs: [{path: unused.log}]\n"
+      "read: {chunk_bytes: " + std::to_string(chunk_bytes) + ", max_line_bytes: 4096}\n"
+      "stages:\n"
+      "  - type: parse\n"
+      "    pattern: combined\n"
+      "    fields: {status: int, bytes: int}\n"
+      "  - type: filter\n"
+      "    where: status < 400 and method in [\"GET\", \"HEAD\"]\n"
+      "  - type: aggregate\n"
+      "    group_by: [status]\n"
+      "    metrics: {hits: count, bytes: sum(bytes), clients: distinct(ip), "
+      "top_paths: 'top(path, 3)'}\n"
+      "outputs:\n"
+      "  - {kind: records, path: " + dir.path() + "/records.jsonl, fields: [ip, status, path]}\n"
+      "  - {kind: records, path: " + dir.path() + "/records.csv, format: csv, fields: [path]}\n";
+  Result<Config> config = LoadConfigString(yaml, "ranges.yaml", {});
+  EXPECT_TRUE(config.ok()) << config.status().message();
+  Result<Plan> built = BuildPlan(std::move(config.value()));
+  EXPECT_TRUE(built.ok()) << built.status().message();
+  Plan plan = std::move(built.value());
+  plan.segments[0].model = ExecModel::kProcesses;
+  plan.segments[0].workers = workers;
+  plan.live_tokens = 2 * static_cast<size_t>(workers);
+  EXPECT_EQ(ProcessesParentCutsReason(plan), "");
+  return plan;
+}
+
+// What a run delivered, independent of how it was cut into chunks.
+struct Joined {
+  Status status;
+  std::vector<std::string> records;  // per records output, every batch's bytes in order
+  std::string rejects;
+  std::string tables;
+  RunStats stats;
+};
+
+Joined Join(const Outcome& o) {
+  Joined j;
+  j.status = o.status;
+  j.tables = o.tables;
+  j.stats = o.stats;
+  for (const std::string& bytes : o.batches) {
+    BatchOutput out;
+    EXPECT_TRUE(BatchOutput::DecodeFrom(bytes, &out).ok());
+    j.records.resize(std::max(j.records.size(), out.records.size()));
+    for (size_t i = 0; i < out.records.size(); ++i) j.records[i] += out.records[i];
+    j.rejects += out.rejects;
+  }
+  return j;
+}
+
+void ExpectSameResults(const Outcome& want_outcome, const Outcome& got_outcome,
+                       const std::string& label) {
+  const Joined want = Join(want_outcome), got = Join(got_outcome);
+  EXPECT_EQ(got.status.code(), want.status.code()) << label << ": " << got.status.message();
+  EXPECT_EQ(got.status.message(), want.status.message()) << label;
+  EXPECT_TRUE(got.records == want.records) << label << ": records differ";
+  EXPECT_EQ(got.rejects, want.rejects) << label;
+  EXPECT_EQ(got.tables, want.tables) << label;
+  EXPECT_EQ(got.stats.oversized_lines, want.stats.oversized_lines) << label;
+  const BatchCounters& w = want.stats.counters;
+  const BatchCounters& g = got.stats.counters;
+  EXPECT_EQ(g.lines, w.lines) << label;
+  EXPECT_EQ(g.events, w.events) << label;
+  EXPECT_EQ(g.bytes, w.bytes) << label;
+  EXPECT_EQ(g.matched, w.matched) << label;
+  EXPECT_EQ(g.mismatched, w.mismatched) << label;
+  EXPECT_EQ(g.invalid_utf8, w.invalid_utf8) << label;
+  EXPECT_EQ(g.filtered_out, w.filtered_out) << label;
+  EXPECT_EQ(g.conversion_errors, w.conversion_errors) << label;
+}
+
+// MessyLog with many lines over max_line_bytes (4096), so that some straddle range boundaries
+// whatever the range size, a few NUL bytes, and empty lines.
+std::string ManyLongLines() {
+  std::string out;
+  const std::string log = MessyLog();
+  size_t pos = 0, line = 0;
+  while (pos < log.size()) {
+    size_t nl = log.find('\n', pos);
+    if (nl == std::string::npos) nl = log.size() - 1;
+    ++line;
+    if (line % 150 == 0) out += std::string(4000 + line, 'y') + "\n";
+    if (line % 333 == 0) out += std::string("nul\0here", 8) + "\n\n";
+    out.append(log, pos, nl + 1 - pos);
+    pos = nl + 1;
+  }
+  return out;
+}
+
+void ExpectRangesSameAsSerial(const std::vector<std::string>& inputs, bool streamed,
+                              const std::vector<uint64_t>& chunk_sizes) {
+  TempDir dir;
+  for (uint64_t chunk_bytes : chunk_sizes) {
+    Plan plan = MakeRangePlan(dir, chunk_bytes, 1);
+    const Outcome want = RunSerial(plan, inputs);
+    ASSERT_TRUE(want.status.ok()) << want.status.message();
+    EXPECT_GT(want.stats.oversized_lines, 0u);  // every input set holds one
+    EXPECT_GT(want.stats.counters.mismatched, 0u);
+    EXPECT_GT(want.stats.counters.filtered_out, 0u);
+    for (int workers : {1, 2, 4}) {
+      plan.segments[0].workers = workers;
+      plan.live_tokens = 2 * static_cast<size_t>(workers);
+      const std::string label =
+          "ranges, chunk_bytes " + std::to_string(chunk_bytes) + ", workers " +
+          std::to_string(workers);
+      ProcessesExecutorStats stats;
+      std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+      ExpectSameResults(want, RunWith(*executor, plan, inputs), label);
+      EXPECT_GT(stats.plain_ranges, 0u) << label;
+      EXPECT_EQ(stats.plain_chunks, 0u) << label;  // the parent read no plain byte
+      EXPECT_EQ(stats.streamed_chunks > 0, streamed) << label;
+      EXPECT_EQ(stats.shards_retried, 0) << label;
+      ExpectNoChildren();
+    }
+  }
+}
+
+TEST(ProcessesExecutorRanges, SameResultsAsSerialOnLinesStraddlingRanges) {
+  TempDir dir;
+  const std::string messy = dir.Write("messy.log", MessyLog());
+  const std::string longs = dir.Write("long.log", ManyLongLines());
+  // chunk_bytes 1 and 200: ranges of size/(workers x 32) bytes, a few KiB, so lines (and the
+  // lines over max_line_bytes) straddle range boundaries everywhere; 64 KiB: one chunk per range.
+  ExpectRangesSameAsSerial({messy, longs}, /*streamed=*/false,
+                           {uint64_t{1}, uint64_t{200}, uint64_t{64} << 10});
+}
+
+TEST(ProcessesExecutorRanges, ManySmallFilesEmptyFilesAndStreamedInputsInBetween) {
+  TempDir dir;
+  const std::string log = MessyLog();
+  std::vector<std::string> inputs;
+  inputs.push_back(dir.Write("empty.log", ""));
+  for (int i = 0; i < 12; ++i) {
+    // Files smaller than one range, some ending without '\n' or in CRLF, one only "\n".
+    std::string small = log.substr(static_cast<size_t>(i) * 997, 500 + static_cast<size_t>(i) * 37);
+    if (i == 3) small = "\n";
+    if (i == 5) small += "\r\n";
+    inputs.push_back(dir.Write("small" + std::to_string(i) + ".log", small));
+    if (i == 6) inputs.push_back(dir.Write("mid.log.gz", Gzip(log)));  // streamed, in between
+  }
+  inputs.push_back(dir.Write("empty2.log", ""));
+  inputs.push_back(dir.Write("big.log", log));
+  ExpectRangesSameAsSerial(inputs, /*streamed=*/true, {uint64_t{1}, uint64_t{4096}});
+}
+
+TEST(ProcessesExecutorRanges, RangeBoundaryExactlyAtNewline) {
+  // 64 lines of exactly 64 bytes: with 2 workers, chunk_bytes 1 and a 4096-byte file, ranges
+  // are 4096 / 64 = 64 bytes, so every boundary falls just after a '\n'; with 3 workers
+  // (ranges of 43 bytes) none does.
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 64; ++i) {
+    std::string line = "10.0.0." + std::to_string(i) +
+                       " - - [10/Oct/2000:13:55:36 -0700] \"GET /a HTTP/1.0\" 200 1";
+    line.resize(63, ' ');
+    text += line + "\n";
+  }
+  ASSERT_EQ(text.size(), 4096u);
+  const std::vector<std::string> inputs = {dir.Write("aligned.log", text)};
+  Plan plan = MakeRangePlan(dir, 1, 2);
+  const Outcome want = RunSerial(plan, inputs);
+  ASSERT_TRUE(want.status.ok());
+  EXPECT_EQ(want.stats.counters.lines, 64u);
+  for (int workers : {2, 3}) {
+    plan.segments[0].workers = workers;
+    ProcessesExecutorStats stats;
+    std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+    ExpectSameResults(want, RunWith(*executor, plan, inputs), "workers " + std::to_string(workers));
+    EXPECT_EQ(stats.plain_ranges, workers == 2 ? 64u : 96u);
+    ExpectNoChildren();
+  }
+}
+
+TEST(ProcessesExecutorRanges, KilledShardRedoesItsRangesWithTheSameResults) {
+  TempDir dir;
+  const std::vector<std::string> inputs = {dir.Write("long.log", ManyLongLines())};
+  Plan plan = MakeRangePlan(dir, 200, 2);
+  const Outcome want = RunSerial(plan, inputs);
+  ASSERT_TRUE(want.status.ok()) << want.status.message();
+  // 2 workers x 32 ranges; kill on the first, one in the middle and the last.
+  for (const char* seq : {"0", "31", "63"}) {
+    KillShardEnv kill(seq);
+    ProcessesExecutorStats stats;
+    std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+    ExpectSameResults(want, RunWith(*executor, plan, inputs), std::string("kill at range ") + seq);
+    EXPECT_EQ(stats.plain_ranges, 64u) << seq;
+    EXPECT_EQ(stats.shards_retried, 1) << seq;
+    EXPECT_EQ(stats.shards_started, 3) << seq;
+    EXPECT_GT(stats.chunks_resent, 0u) << seq;
+    ExpectNoChildren();
+  }
+  KillShardEnv kill("20:always");
+  std::unique_ptr<Executor> executor = NewProcessesExecutor();
+  const Outcome got = RunWith(*executor, plan, inputs);
+  ASSERT_EQ(got.status.code(), StatusCode::kInternal);
+  EXPECT_NE(got.status.message().find("while processing range 20: " + inputs[0] +
+                                      " lines starting at bytes "),
+            std::string::npos)
+      << got.status.message();
+  ExpectNoChildren();
+}
+
+TEST(ProcessesExecutorRanges, SmallResultWindowStillDeliversEverythingInOrder) {
+  // 1-byte chunks: the parent's bound on waiting results (live_tokens x chunk_bytes = 4 bytes)
+  // is exceeded at once, so only the shard of the range to deliver next is read (the others
+  // block on their sockets) and the run still completes.
+  TempDir dir;
+  const std::vector<std::string> inputs = {dir.Write("messy.log", MessyLog())};
+  Plan plan = MakeRangePlan(dir, 1, 4);
+  const Outcome want = RunSerial(plan, inputs);
+  plan.live_tokens = 4;
+  std::unique_ptr<Executor> executor = NewProcessesExecutor();
+  ExpectSameResults(want, RunWith(*executor, plan, inputs), "4-byte result bound");
+  ExpectNoChildren();
+}
+
+TEST(ProcessesExecutorRanges, PlansThatRenderLineNumbersKeepParentSideCutting) {
+  TempDir dir;
+  EXPECT_EQ(ProcessesParentCutsReason(MakePlan(dir, 4096, 2)),
+            "the rejects file names line numbers");
+  EXPECT_EQ(ProcessesParentCutsReason(MakePlan(dir, 4096, 2, "fail")),
+            "on_mismatch: fail names the line number of the first bad line");
+  EXPECT_NE(ProcessesParentCutsReason(MakeMultilinePlan(dir, 4096, 2)).find("multi-line"),
+            std::string::npos);
+  Plan plan = MakePlan(dir, 4096, 2, "count");  // records with line_numbers: true
+  EXPECT_NE(ProcessesParentCutsReason(plan).find("line_numbers: true"), std::string::npos);
+  EXPECT_NE(plan.Explain().find("the parent reads them and cuts the chunks, because records"),
+            std::string::npos)
+      << plan.Explain();
+  EXPECT_NE(MakeRangePlan(dir, 4096, 2).Explain().find("each shard reads byte ranges"),
+            std::string::npos);
+  const std::vector<std::string> inputs = {dir.Write("messy.log", MessyLog())};
+  ProcessesExecutorStats stats;
+  std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+  const Outcome got = RunWith(*executor, plan, inputs);
+  ASSERT_TRUE(got.status.ok());
+  EXPECT_EQ(stats.plain_ranges, 0u);
+  EXPECT_GT(stats.plain_chunks, 0u);
+  ExpectNoChildren();
+}
+
 }  // namespace
 }  // namespace logpipe
