@@ -560,8 +560,10 @@ bool Reap(pid_t pid, int* status) {
 class ProcessesRun {
  public:
   ProcessesRun(const Plan& plan, const std::vector<std::string>& inputs,
-               const BatchRenderer& renderer, OrderedConsumer& consumer, RunResult* result)
-      : plan_(plan), inputs_(inputs), renderer_(renderer), consumer_(consumer), result_(result) {}
+               const std::vector<InputRange>& ranges, const BatchRenderer& renderer,
+               OrderedConsumer& consumer, RunResult* result)
+      : plan_(plan), inputs_(inputs), ranges_(ranges), renderer_(renderer), consumer_(consumer),
+        result_(result) {}
   ~ProcessesRun() { KillAll(); }
   ProcessesRun(const ProcessesRun&) = delete;
   ProcessesRun& operator=(const ProcessesRun&) = delete;
@@ -937,7 +939,10 @@ class ProcessesRun {
   }
 
   Status Loop() {
-    InputStream stream(inputs_, plan_, &result_->stats.skipped_inputs, &result_->trace);
+    // With ranges (incremental runs) the stream's chunks carry offsets and line numbers in
+    // the whole input, so a shard's pread of [offset, offset + size) stays right.
+    InputStream stream(inputs_, ranges_, plan_, &result_->stats.skipped_inputs,
+                       &result_->trace);
     Chunk chunk;
     bool have_chunk = false;    // `chunk` was read and waits for a shard with room
     bool reading_done = false;  // the input is exhausted, or failed with read_status
@@ -1045,6 +1050,7 @@ class ProcessesRun {
 
   const Plan& plan_;
   const std::vector<std::string>& inputs_;
+  const std::vector<InputRange>& ranges_;
   const BatchRenderer& renderer_;
   OrderedConsumer& consumer_;
   RunResult* result_;
@@ -1065,8 +1071,9 @@ class ProcessesExecutor : public Executor {
   explicit ProcessesExecutor(ProcessesExecutorStats* stats) : stats_(stats) {}
 
   Status Run(const Plan& plan, const std::vector<std::string>& inputs,
-             const BatchRenderer& renderer, OrderedConsumer& consumer, RunResult* result) override {
-    ProcessesRun run(plan, inputs, renderer, consumer, result);
+             const std::vector<InputRange>& ranges, const BatchRenderer& renderer,
+             OrderedConsumer& consumer, RunResult* result) override {
+    ProcessesRun run(plan, inputs, ranges, renderer, consumer, result);
     Status status = run.Run();
     if (stats_ != nullptr) *stats_ = run.stats();
     return status;

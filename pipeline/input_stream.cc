@@ -8,13 +8,16 @@
 
 namespace logpipe {
 
-InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
-                         std::vector<SkippedInput>* skipped, RunTrace* trace)
-    : inputs_(std::move(inputs)), plan_(plan), skipped_(skipped) {
+InputStream::InputStream(std::vector<std::string> inputs, std::vector<InputRange> ranges,
+                         const Plan& plan, std::vector<SkippedInput>* skipped, RunTrace* trace)
+    : inputs_(std::move(inputs)), ranges_(std::move(ranges)), plan_(plan), skipped_(skipped) {
   if (plan_.fetch.model == FetchModel::kSerial) return;
   std::vector<FetchInput> fetch_inputs;
-  for (const auto& name : inputs_) {
-    fetch_inputs.push_back({name, IsUrl(name) ? plan_.UrlOptionsFor(name) : UrlOptions()});
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const std::string& name = inputs_[i];
+    const InputRange range = RangeOf(ranges_, i);
+    fetch_inputs.push_back({name, IsUrl(name) ? plan_.UrlOptionsFor(name) : UrlOptions(),
+                            range.begin, range.end});
   }
   prefetcher_ = std::make_unique<Prefetcher>(std::move(fetch_inputs), plan_.fetch.model,
                                              plan_.fetch.workers, plan_.fetch.buffer_bytes,
@@ -24,7 +27,10 @@ InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
 Result<std::unique_ptr<ByteSource>> InputStream::Open(size_t index) {
   if (prefetcher_) return prefetcher_->Open(index);
   const std::string& name = inputs_[index];
-  if (!IsUrl(name)) return OpenInput(name);
+  if (!IsUrl(name)) {
+    const InputRange range = RangeOf(ranges_, index);
+    return range.whole() ? OpenInput(name) : OpenInputRange(name, range.begin, range.end);
+  }
   return DecodeByMagic(OpenUrl(name, plan_.UrlOptionsFor(name), plan_.fetch.buffer_bytes));
 }
 
@@ -49,9 +55,10 @@ Result<bool> InputStream::Next(Chunk* chunk) {
         if (Skip(source.status())) continue;
         return source.status();
       }
+      const InputRange range = RangeOf(ranges_, next_input_ - 1);
       current_ = std::make_unique<Chunker>(std::move(source.value()),
                                            static_cast<uint32_t>(next_input_ - 1),
-                                           plan_.chunker);
+                                           plan_.chunker, range.begin, range.first_line);
     }
     Result<bool> more = current_->Next(chunk);
     if (!more.ok()) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "io/chunker.h"
+#include "pipeline/input_range.h"
 #include "pipeline/prefetcher.h"
 #include "io/status.h"
 #include "pipeline/plan.h"
@@ -28,9 +29,10 @@ namespace logpipe {
 
 class InputStream {
  public:
-  // `plan` must outlive the stream. `skipped` (optional) receives skipped inputs; `trace`
-  // (optional) gets the fetch stage's tracks.
-  InputStream(std::vector<std::string> inputs, const Plan& plan,
+  // `plan` must outlive the stream. `ranges`: which part of each input to read
+  // (pipeline/input_range.h; empty: all of every input). `skipped` (optional) receives skipped
+  // inputs; `trace` (optional) gets the fetch stage's tracks.
+  InputStream(std::vector<std::string> inputs, std::vector<InputRange> ranges, const Plan& plan,
               std::vector<SkippedInput>* skipped = nullptr, RunTrace* trace = nullptr);
 
   // Fills `chunk` with the next chunk of the run; false after the last input is exhausted.
@@ -44,6 +46,7 @@ class InputStream {
   bool Skip(const Status& status);
 
   std::vector<std::string> inputs_;
+  std::vector<InputRange> ranges_;
   const Plan& plan_;
   std::vector<SkippedInput>* skipped_;
   std::unique_ptr<Prefetcher> prefetcher_;
