@@ -331,6 +331,11 @@ int RunCli(int argc, char** argv) {
   }
   if (options.explain) {
     std::cout << plan->Explain();
+    if (!plan->config.state.empty()) {  // what each input would read (pipeline/incremental.h)
+      Result<std::string> incremental = DescribeIncremental(*plan);
+      if (!incremental.ok()) return Fail(incremental.status());
+      std::cout << *incremental;
+    }
     return 0;
   }
   if (!options.redirect_outputs.empty()) RedirectOutputs(options.redirect_outputs, &plan.value());
@@ -346,6 +351,11 @@ int RunCli(int argc, char** argv) {
   }();
   if (!result.ok()) {
     return FinishWithMetrics(metrics_ptr, job, result.status(), progress, &*plan, start);
+  }
+  if (!options.quiet) {
+    for (const std::string& warning : result->warnings) {
+      std::fprintf(stderr, "logpipe: warning: %s\n", warning.c_str());
+    }
   }
   // A skipped input is something wrong even in a successful run: always say so (cron mails it).
   for (const SkippedInput& skipped : result->stats.skipped_inputs) {
