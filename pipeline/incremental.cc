@@ -301,7 +301,7 @@ Status AccumulateInto(const Plan& plan, const IncrementalRun& run,
   }
   std::map<std::string, uint64_t> stored(prev.totals.begin(), prev.totals.end());
   for (auto& [name, value] : *totals) {
-    if (name == "inputs") continue;
+    if (name == "inputs" || name.rfind("new_", 0) == 0) continue;
     auto it = stored.find(name);
     if (it != stored.end()) value += it->second;
   }

@@ -103,7 +103,8 @@ StateFile NextState(const IncrementalRun& run, const std::vector<std::string>& i
                     std::vector<std::string> partials);
 
 // accumulate: merges the stored partials into this run's (`partials`, one per plan aggregate)
-// and adds the stored totals to `totals` (every total but `inputs`, which stays this run's).
+// and adds the stored totals to `totals` (every total but `inputs` and `new_*`, which stay
+// this run's).
 // Errors: kDataError naming the state file when a stored partial does not decode.
 Status AccumulateInto(const Plan& plan, const IncrementalRun& run,
                       std::vector<std::unique_ptr<Partial>>* partials,

@@ -227,8 +227,14 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
     std::vector<std::string> encoded;
     if (plan.config.accumulate) {
       // The report covers every run so far: stored partials and totals merged with this run's.
+      // new_lines / new_bytes say what this run added (not summed).
+      std::vector<std::pair<std::string, uint64_t>> added;
+      for (const auto& [name, value] : result.report.totals) {
+        if (name == "lines" || name == "bytes") added.push_back({"new_" + name, value});
+      }
       LOGPIPE_RETURN_IF_ERROR(
           AccumulateInto(plan, *incremental, &run.partials, &result.report.totals));
+      result.report.totals.insert(result.report.totals.end(), added.begin(), added.end());
       for (size_t a = 0; a < plan.aggregates.size(); ++a) {
         encoded.emplace_back();
         plan.aggregates[a]->Encode(*run.partials[a], &encoded.back());

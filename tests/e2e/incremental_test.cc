@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/e2e/e2e_util.h"
@@ -103,6 +104,8 @@ class Logs {
 };
 
 struct Job {
+  explicit Job(std::string state_path = "", bool accumulate_all = true)
+      : state(std::move(state_path)), accumulate(accumulate_all) {}
   std::string state;
   bool accumulate = true;
   std::string model = "serial";
@@ -361,6 +364,7 @@ TEST(Incremental, AccumulatedReportEqualsOneFullRunOverTheSameLines) {
   }
   json accumulated = ReadJson(dir.path() + "/report.json");
   ExpectReport(accumulated, all, "accumulated");
+  EXPECT_EQ(accumulated["totals"]["new_lines"], 25 + 3);  // the last run's appended lines
   Job full;  // no state: the whole file once
   full.accumulate = false;
   ASSERT_EQ(RunInc(dir, full).exit_code, 0);
