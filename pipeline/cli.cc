@@ -165,6 +165,9 @@ void RedirectOutputs(const std::string& dir, Plan* plan) {
                                         plan->record_outputs[i].spec.format;
   }
   if (!plan->rejects_path.empty()) plan->rejects_path = dir + "/rejects.txt";
+  // An incremental job: a fresh state beside `dir` (not in it: it is not an output to compare),
+  // so each compared run reads its inputs whole and the job's own state is never touched.
+  if (!plan->config.state.empty()) plan->config.state = dir + ".state";
 }
 
 // Comparison mode: variants from --compare files and/or --compare-set lists.

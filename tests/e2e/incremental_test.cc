@@ -3,6 +3,7 @@
 // truncation), runs the real binary, and checks the report against counts the test keeps
 // itself of the lines it wrote (status -> hits, sum of bytes), never against logpipe's output.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -431,6 +432,8 @@ TEST(Incremental, SigtermDuringAProcessesRunLeavesTheStateUntouched) {
   const std::string config = dir.Write("run.yaml", JobYaml(dir, job));
   const pid_t pid = fork();
   if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, STDERR_FILENO);  // its one "interrupted" line
     execl(LOGPIPE_BINARY, LOGPIPE_BINARY, "--config", config.c_str(), "--quiet",
           static_cast<char*>(nullptr));
     _exit(127);
@@ -495,6 +498,27 @@ TEST(Incremental, ConfigErrorsSayWhatToDo) {
   r = RunInc(dir, job);
   EXPECT_EQ(r.exit_code, 65);
   EXPECT_NE(r.err.find("st.state: not a valid logpipe state file"), std::string::npos) << r.err;
+}
+
+// Comparison mode runs each variant on a fresh state of its own: every run reads the inputs
+// whole (so all variants agree) and the job's state file is left alone.
+TEST(Incremental, CompareModeNeitherUsesNorTouchesTheJobsState) {
+  TempDir dir;
+  Logs logs(dir);
+  Job job(dir.path() + "/st.state");
+  Expected all;
+  logs.Append("access.log", 20, &all);
+  ASSERT_EQ(RunInc(dir, job).exit_code, 0);
+  const std::string state = ReadFile(job.state);
+  logs.Append("access.log", 5, &all);
+  const std::string config = dir.Write("run.yaml", JobYaml(dir, job));
+  CommandResult r = RunLogpipe({"--config", config, "--compare-set",
+                                "stages.parse.exec.model=serial,processes", "--repeat", "2",
+                                "--warmup", "0", "--compare-out", dir.path() + "/cmp"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(job.state), state);
+  RunAndExpect(dir, job, all, "the job itself still reads the 5 new lines");
+  EXPECT_EQ(ReadJson(dir.path() + "/report.json")["totals"]["new_lines"], 5);
 }
 
 TEST(Incremental, DryRunAndExplainSayWhatEachInputWouldRead) {
