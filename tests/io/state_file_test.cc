@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <random>
 #include <string>
 
 #include "io/byte_source.h"
@@ -123,6 +124,32 @@ TEST(StateFile, CorruptBytesAreDataErrorsNamingTheFile) {
     EXPECT_NE(got.status().message().find("/x/my.state"), std::string::npos)
         << got.status().message();
   }
+}
+
+// Damaged copies of a real state file (bytes flipped, cut, duplicated): decoding returns a
+// state or a kDataError, never anything else (a small version of the fuzz target).
+TEST(StateFile, MutatedBytesDecodeOrFailCleanly) {
+  const std::string good = EncodeStateFile(SampleState());
+  std::mt19937 rng(7);
+  int failed = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes = good;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !bytes.empty(); ++e) {
+      const size_t at = rng() % bytes.size();
+      switch (rng() % 3) {
+        case 0: bytes[at] = static_cast<char>(rng() % 256); break;
+        case 1: bytes.erase(at, 1 + rng() % 16); break;
+        default: bytes.insert(at, bytes.substr(at, 1 + rng() % 16)); break;
+      }
+    }
+    Result<StateFile> got = DecodeStateFile(bytes, "m.state");
+    if (!got.ok()) {
+      ++failed;
+      EXPECT_EQ(got.status().code(), StatusCode::kDataError);
+    }
+  }
+  EXPECT_GT(failed, 0);  // the mutations did damage something
 }
 
 TEST(StateFile, AnotherVersionSaysSo) {
