@@ -54,8 +54,8 @@ std::string Base64Encode(std::string_view in) {
   out.reserve((in.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) |
-                 uint8_t(in[i + 2]);
+    uint32_t v =
+        (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
     for (int s = 18; s >= 0; s -= 6) out += kBase64[(v >> s) & 63];
   }
   if (i < in.size()) {
@@ -174,8 +174,7 @@ Result<FileIdentity> IdentifyFile(const std::string& path) {
   FileIdentity id;
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
-    return NoInputError(path + ": cannot stat input: " + std::strerror(errno) +
-                        "; check the path");
+    return NoInputError(path + ": cannot stat input: " + std::strerror(errno) + "; check the path");
   }
   id.dev = static_cast<uint64_t>(st.st_dev);
   id.ino = static_cast<uint64_t>(st.st_ino);
@@ -238,7 +237,8 @@ Result<uint64_t> EndOfLastLine(const std::string& path, uint64_t begin, uint64_t
       }
       if (n == 0) {  // shrank since it was measured: truncated during the run
         close(fd);
-        return IoError(path + ": the file shrank while it was being examined (truncated "
+        return IoError(path +
+                       ": the file shrank while it was being examined (truncated "
                        "during the run?); run again");
       }
       have += static_cast<size_t>(n);
@@ -284,7 +284,8 @@ std::string EncodeStateFile(const StateFile& state) {
   if (state.has_accumulated) {
     Json acc;
     acc["totals"] = Json::array();
-    for (const auto& [name, value] : state.totals) acc["totals"].push_back(Json::array({name, value}));
+    for (const auto& [name, value] : state.totals)
+      acc["totals"].push_back(Json::array({name, value}));
     acc["partials"] = Json::array();
     for (const auto& p : state.partials) acc["partials"].push_back(Base64Encode(p));
     j["accumulate"] = std::move(acc);
@@ -405,9 +406,9 @@ Result<std::optional<StateFile>> ReadStateFile(const std::string& path) {
     if (n < 0) {
       int err = errno;
       close(fd);
-      return NoInputError(path + ": cannot read the state file: " + std::strerror(err) +
-                          (err == EISDIR ? "; `state` must name a file, not a directory"
-                                         : "; check the disk"));
+      return NoInputError(
+          path + ": cannot read the state file: " + std::strerror(err) +
+          (err == EISDIR ? "; `state` must name a file, not a directory" : "; check the disk"));
     }
     if (n == 0) break;
     bytes.append(buf, static_cast<size_t>(n));

@@ -39,11 +39,11 @@ uint64_t Fnv1a64(std::string_view bytes);
 struct FileIdentity {
   uint64_t dev = 0;
   uint64_t ino = 0;
-  uint64_t size = 0;      // on disk (compressed size for a compressed file)
+  uint64_t size = 0;  // on disk (compressed size for a compressed file)
   int64_t mtime_ns = 0;
-  bool regular = false;   // a regular file (not a FIFO, device, ...)
+  bool regular = false;     // a regular file (not a FIFO, device, ...)
   bool compressed = false;  // gzip or zstd by magic bytes
-  std::string head;       // its first min(size, kFingerprintBytes) decompressed bytes
+  std::string head;         // its first min(size, kFingerprintBytes) decompressed bytes
 };
 
 // Stats and fingerprints `path`. A non-regular file is returned with regular = false and

@@ -112,8 +112,7 @@ std::vector<InputMatch> MatchInputs(const std::vector<FileIdentity>& ids,
     size_t best = entries.size();
     for (size_t k = 0; k < entries.size(); ++k) {
       const StateEntry& e = entries[k];
-      if (taken[k] || e.fingerprint_bytes == 0 || !FingerprintMatches(e, id.head) ||
-          !fits(e, id)) {
+      if (taken[k] || e.fingerprint_bytes == 0 || !FingerprintMatches(e, id.head) || !fits(e, id)) {
         continue;
       }
       if (best == entries.size() || e.fingerprint_bytes > entries[best].fingerprint_bytes) best = k;
@@ -193,32 +192,38 @@ Result<IncrementalRun> PrepareIncremental(const Plan& plan,
   if (!previous.ok()) return previous.status();
   run.previous = std::move(previous.value());
   if (run.previous && run.previous->config_hash != run.config_hash) {
-    return ConfigError(run.state_path + ": this state file was written by a run of another "
+    return ConfigError(run.state_path +
+                       ": this state file was written by a run of another "
                        "config (its parse, filter or aggregate stages, read.max_line_bytes or "
-                       "accumulate differ; state set at " + plan.config.state_where +
+                       "accumulate differ; state set at " +
+                       plan.config.state_where +
                        "): its offsets and partial results do not fit this config. Delete it "
                        "to start over from the start of every input, or give this config its "
                        "own state file");
   }
   if (run.previous && plan.config.accumulate &&
-      (!run.previous->has_accumulated ||
-       run.previous->partials.size() != plan.aggregates.size())) {
-    return DataError(run.state_path + ": accumulate is on but the state file holds no partial "
-                     "results for this config's " + std::to_string(plan.aggregates.size()) +
+      (!run.previous->has_accumulated || run.previous->partials.size() != plan.aggregates.size())) {
+    return DataError(run.state_path +
+                     ": accumulate is on but the state file holds no partial "
+                     "results for this config's " +
+                     std::to_string(plan.aggregates.size()) +
                      " aggregate(s); it is damaged: delete it to start over");
   }
   for (const std::string& path : inputs) {
     if (path == "-" || IsUrl(path)) {
-      return ConfigError(path + ": cannot be read incrementally (no file identity and no "
+      return ConfigError(path +
+                         ": cannot be read incrementally (no file identity and no "
                          "offset that lasts between runs); remove 'state' (" +
                          plan.config.state_where + ") or read files only");
     }
     Result<FileIdentity> id = IdentifyFile(path);
     if (!id.ok()) return id.status();
     if (!id->regular) {
-      return ConfigError(path + ": is not a regular file (a FIFO or device?), so it cannot be "
+      return ConfigError(path +
+                         ": is not a regular file (a FIFO or device?), so it cannot be "
                          "read incrementally: it has no offset that lasts between runs; remove "
-                         "'state' (" + plan.config.state_where + ") or read a regular file");
+                         "'state' (" +
+                         plan.config.state_where + ") or read a regular file");
     }
     run.ids.push_back(std::move(id.value()));
   }
@@ -239,7 +244,8 @@ Result<IncrementalRun> PrepareIncremental(const Plan& plan,
     }
     if (m.fate == InputFate::kRestarted) {
       ++run.restarted;
-      run.warnings.push_back(inputs[i] + ": truncated or rewritten since the previous run "
+      run.warnings.push_back(inputs[i] +
+                             ": truncated or rewritten since the previous run "
                              "(same file, other first bytes or smaller than the " +
                              std::string("offset read); reading it again from the start"));
     }

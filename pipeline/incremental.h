@@ -56,9 +56,9 @@ enum class InputFate { kNew, kContinued, kUnchanged, kRotated, kRestarted };
 
 struct InputMatch {
   InputFate fate = InputFate::kNew;
-  InputRange range;        // begin, end (UINT64_MAX for compressed), first_line
-  std::string from_path;   // kRotated / kContinued / kRestarted: the entry's last path;
-                           // kNew: the entry whose inode it reuses, if any
+  InputRange range;                 // begin, end (UINT64_MAX for compressed), first_line
+  std::string from_path;            // kRotated / kContinued / kRestarted: the entry's last path;
+                                    // kNew: the entry whose inode it reuses, if any
   bool final_partial_line = false;  // a trailing line without '\n' is read (file unchanged)
 };
 
@@ -79,7 +79,7 @@ struct IncrementalRun {
   std::optional<StateFile> previous;  // none on the first run
   std::vector<FileIdentity> ids;
   std::vector<InputMatch> matches;
-  std::vector<InputRange> ranges;  // one per input, what executors read
+  std::vector<InputRange> ranges;     // one per input, what executors read
   std::vector<std::string> warnings;  // restarts, for stderr (unless --quiet)
   uint64_t restarted = 0;
 };

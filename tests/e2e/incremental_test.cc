@@ -84,9 +84,7 @@ class Logs {
   void AppendRaw(const std::string& name, const std::string& text) {
     std::ofstream(Path(name), std::ios::app | std::ios::binary) << text;
   }
-  void Rename(const std::string& from, const std::string& to) {
-    fs::rename(Path(from), Path(to));
-  }
+  void Rename(const std::string& from, const std::string& to) { fs::rename(Path(from), Path(to)); }
   // gzip FILE: FILE.gz (a new inode), FILE removed.
   void Gzip(const std::string& name) {
     std::ofstream(Path(name + ".gz"), std::ios::binary) << testing::Gzip(ReadFile(Path(name)));
@@ -118,12 +116,16 @@ struct Job {
 std::string JobYaml(const TempDir& dir, const Job& job) {
   std::string y = "version: 1\nname: inc\ninputs:\n  - path: \"" + dir.path() +
                   "/logs/access.log*\"\nstages:\n";
-  if (job.fetch != "serial") y += "  - {type: fetch, exec: {model: " + job.fetch + ", workers: 2}}\n";
-  y += "  - type: parse\n    pattern: combined\n    fields: {status: int, bytes: int}\n"
-       "    exec: {model: " + job.model +
-           (job.model == "serial" ? "" : ", workers: " + std::to_string(job.workers)) + "}\n"
-       "  - type: aggregate\n    group_by: [status]\n    metrics: {hits: count, bytes: sum(bytes)}\n"
-       "outputs:\n  - {path: \"" + dir.path() + "/report.json\", format: json}\n";
+  if (job.fetch != "serial")
+    y += "  - {type: fetch, exec: {model: " + job.fetch + ", workers: 2}}\n";
+  y +=
+      "  - type: parse\n    pattern: combined\n    fields: {status: int, bytes: int}\n"
+      "    exec: {model: " +
+      job.model + (job.model == "serial" ? "" : ", workers: " + std::to_string(job.workers)) +
+      "}\n"
+      "  - type: aggregate\n    group_by: [status]\n    metrics: {hits: count, bytes: sum(bytes)}\n"
+      "outputs:\n  - {path: \"" +
+      dir.path() + "/report.json\", format: json}\n";
   if (!job.records.empty()) {
     y += "  - {kind: records, path: \"" + job.records + "\", fields: [path], line_numbers: true}\n";
   }
@@ -346,9 +348,12 @@ TEST(Incremental, EveryExecModelGivesTheSameAccumulatedReport) {
   Expected all;
   const std::string reference = AccumulatedReportAfterScenario("serial", "serial", &all);
   ExpectReport(json::parse(reference), all, "serial");
-  for (const auto& [model, fetch] : std::vector<std::pair<std::string, std::string>>{
-           {"threads", "serial"}, {"tbb", "threads"}, {"processes", "serial"},
-           {"processes", "threads"}, {"serial", "async"}}) {
+  for (const auto& [model, fetch] :
+       std::vector<std::pair<std::string, std::string>>{{"threads", "serial"},
+                                                        {"tbb", "threads"},
+                                                        {"processes", "serial"},
+                                                        {"processes", "threads"},
+                                                        {"serial", "async"}}) {
     EXPECT_EQ(AccumulatedReportAfterScenario(model, fetch, nullptr), reference)
         << model << " with fetch " << fetch;
   }
@@ -366,7 +371,7 @@ TEST(Incremental, AccumulatedReportEqualsOneFullRunOverTheSameLines) {
   json accumulated = ReadJson(dir.path() + "/report.json");
   ExpectReport(accumulated, all, "accumulated");
   EXPECT_EQ(accumulated["totals"]["new_lines"], 25 + 3);  // the last run's appended lines
-  Job full;  // no state: the whole file once
+  Job full;                                               // no state: the whole file once
   full.accumulate = false;
   ASSERT_EQ(RunInc(dir, full).exit_code, 0);
   json whole = ReadJson(dir.path() + "/report.json");
@@ -458,8 +463,7 @@ TEST(Incremental, SigtermDuringAProcessesRunLeavesTheStateUntouched) {
   EXPECT_EQ(WEXITSTATUS(status), 143);
   EXPECT_EQ(ReadFile(job.state), before);
   for (const auto& entry : fs::directory_iterator(dir.path())) {
-    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos)
-        << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
   }
   // The stopped run's lines are all read by the next one.
   for (int i = 0; i < 400000; ++i) all.Add(1000 + i, 200);
@@ -477,9 +481,10 @@ TEST(Incremental, ConfigErrorsSayWhatToDo) {
   EXPECT_EQ(r.exit_code, 78);
   EXPECT_NE(r.err.find("needs 'state: FILE'"), std::string::npos) << r.err;
 
-  const std::string url_yaml = "version: 1\ninputs:\n  - url: http://127.0.0.1:9/x.log\n"
-                               "stages:\n  - {type: parse, pattern: combined}\nstate: " +
-                               dir.path() + "/s.state\n";
+  const std::string url_yaml =
+      "version: 1\ninputs:\n  - url: http://127.0.0.1:9/x.log\n"
+      "stages:\n  - {type: parse, pattern: combined}\nstate: " +
+      dir.path() + "/s.state\n";
   r = RunConfig(dir, url_yaml);
   EXPECT_EQ(r.exit_code, 78);
   EXPECT_NE(r.err.find("cannot be read incrementally"), std::string::npos) << r.err;
@@ -512,9 +517,9 @@ TEST(Incremental, CompareModeNeitherUsesNorTouchesTheJobsState) {
   const std::string state = ReadFile(job.state);
   logs.Append("access.log", 5, &all);
   const std::string config = dir.Write("run.yaml", JobYaml(dir, job));
-  CommandResult r = RunLogpipe({"--config", config, "--compare-set",
-                                "stages.parse.exec.model=serial,processes", "--repeat", "2",
-                                "--warmup", "0", "--compare-out", dir.path() + "/cmp"});
+  CommandResult r =
+      RunLogpipe({"--config", config, "--compare-set", "stages.parse.exec.model=serial,processes",
+                  "--repeat", "2", "--warmup", "0", "--compare-out", dir.path() + "/cmp"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(job.state), state);
   RunAndExpect(dir, job, all, "the job itself still reads the 5 new lines");

@@ -138,9 +138,15 @@ TEST(StateFile, MutatedBytesDecodeOrFailCleanly) {
     for (int e = 0; e < edits && !bytes.empty(); ++e) {
       const size_t at = rng() % bytes.size();
       switch (rng() % 3) {
-        case 0: bytes[at] = static_cast<char>(rng() % 256); break;
-        case 1: bytes.erase(at, 1 + rng() % 16); break;
-        default: bytes.insert(at, bytes.substr(at, 1 + rng() % 16)); break;
+        case 0:
+          bytes[at] = static_cast<char>(rng() % 256);
+          break;
+        case 1:
+          bytes.erase(at, 1 + rng() % 16);
+          break;
+        default:
+          bytes.insert(at, bytes.substr(at, 1 + rng() % 16));
+          break;
       }
     }
     Result<StateFile> got = DecodeStateFile(bytes, "m.state");
@@ -208,7 +214,7 @@ TEST(FingerprintMatches, ComparesOnlyTheBytesTheEntryWasTakenOver) {
   e.fingerprint_bytes = 3;
   EXPECT_TRUE(FingerprintMatches(e, "abcdef"));  // grown since: still the same start
   EXPECT_TRUE(FingerprintMatches(e, "abc"));
-  EXPECT_FALSE(FingerprintMatches(e, "ab"));     // shorter than what was fingerprinted
+  EXPECT_FALSE(FingerprintMatches(e, "ab"));  // shorter than what was fingerprinted
   EXPECT_FALSE(FingerprintMatches(e, "abX"));
 }
 
@@ -216,9 +222,9 @@ TEST(EndOfLastLine, StopsAfterTheLastNewline) {
   TempDir dir;
   const std::string path = dir.Write("a.log", "one\ntwo\nthr");
   EXPECT_EQ(*EndOfLastLine(path, 0, 11), 8u);
-  EXPECT_EQ(*EndOfLastLine(path, 8, 11), 8u);   // only a partial line past the offset
+  EXPECT_EQ(*EndOfLastLine(path, 8, 11), 8u);  // only a partial line past the offset
   EXPECT_EQ(*EndOfLastLine(path, 0, 8), 8u);
-  EXPECT_EQ(*EndOfLastLine(path, 0, 3), 0u);    // "one" without its '\n' yet
+  EXPECT_EQ(*EndOfLastLine(path, 0, 3), 0u);  // "one" without its '\n' yet
   EXPECT_EQ(*EndOfLastLine(path, 4, 4), 4u);
   // Longer than one 64 KiB block, newline far back.
   std::string big = "x\n" + std::string(200000, 'y');
@@ -246,9 +252,13 @@ TEST(OpenInputRange, PlainAndCompressedReadTheSameBytes) {
   const std::string plain = dir.Write("a.log", text);
   const std::string gz = dir.Write("a.log.gz", Gzip(text));
   for (const std::string& path : {plain, gz}) {
-    for (auto [begin, end] : std::vector<std::pair<uint64_t, uint64_t>>{
-             {0, UINT64_MAX}, {7, UINT64_MAX}, {7, 100}, {1000, 1000}, {0, 5},
-             {text.size(), UINT64_MAX}}) {
+    for (auto [begin, end] :
+         std::vector<std::pair<uint64_t, uint64_t>>{{0, UINT64_MAX},
+                                                    {7, UINT64_MAX},
+                                                    {7, 100},
+                                                    {1000, 1000},
+                                                    {0, 5},
+                                                    {text.size(), UINT64_MAX}}) {
       Result<std::unique_ptr<ByteSource>> src = OpenInputRange(path, begin, end);
       ASSERT_TRUE(src.ok()) << src.status().message();
       const uint64_t stop = std::min<uint64_t>(end, text.size());

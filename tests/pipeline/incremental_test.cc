@@ -117,9 +117,9 @@ TEST(MatchInputs, TruncationStartsOver) {
 
 TEST(MatchInputs, AnEntryIsTakenOnceAndTheLongestFingerprintWins) {
   const std::string head = "same start of two files\n";
-  auto m = MatchInputs({Id(20, head + "a", 100), Id(21, head + "a", 100)},
-                       {Entry("short", 7, head.substr(0, 4), 4, 0, 4),
-                        Entry("long", 8, head, 24, 1, 24)});
+  auto m = MatchInputs(
+      {Id(20, head + "a", 100), Id(21, head + "a", 100)},
+      {Entry("short", 7, head.substr(0, 4), 4, 0, 4), Entry("long", 8, head, 24, 1, 24)});
   EXPECT_EQ(m[0].fate, InputFate::kRotated);
   EXPECT_EQ(m[0].from_path, "long");
   EXPECT_EQ(m[1].fate, InputFate::kRotated);
