@@ -25,7 +25,8 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 // Reads from a file descriptor. Owns it unless it is standard input.
 class FdSource : public ByteSource {
  public:
-  FdSource(std::string name, int fd, bool owned) : name_(std::move(name)), fd_(fd), owned_(owned) {}
+  FdSource(std::string name, int fd, bool owned, uint64_t offset = 0)
+      : name_(std::move(name)), fd_(fd), owned_(owned), offset_(offset) {}
   ~FdSource() override {
     if (owned_ && fd_ >= 0) close(fd_);
   }
@@ -103,6 +104,46 @@ class PrefixedSource : public ByteSource {
   std::string prefix_;
   size_t pos_ = 0;
   std::unique_ptr<ByteSource> raw_;
+};
+
+// The bytes [skip, skip + limit) of `inner`: discards the first `skip` bytes on the first
+// Read, then stops after `limit` bytes.
+class RangeSource : public ByteSource {
+ public:
+  RangeSource(std::unique_ptr<ByteSource> inner, uint64_t skip, uint64_t limit)
+      : inner_(std::move(inner)), skip_(skip), limit_(limit) {}
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    if (done_ >= limit_) return size_t{0};  // an empty range decompresses nothing
+    while (skipped_ < skip_) {
+      char scratch[1 << 16];
+      size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof scratch, skip_ - skipped_));
+      Result<size_t> got = inner_->Read(scratch, want);
+      if (!got.ok()) return got.status();
+      if (*got == 0) {
+        return DataError(name() + ": has only " + std::to_string(skipped_) +
+                         " bytes (decompressed) but the state file says " +
+                         std::to_string(skip_) +
+                         " were already read; the file changed in an unexpected way: move "
+                         "the state file away to read every input from the start");
+      }
+      skipped_ += *got;
+    }
+    if (done_ >= limit_) return size_t{0};
+    n = static_cast<size_t>(std::min<uint64_t>(n, limit_ - done_));
+    Result<size_t> got = inner_->Read(buf, n);
+    if (got.ok()) done_ += *got;
+    return got;
+  }
+
+  const std::string& name() const override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  uint64_t skip_;
+  uint64_t limit_;
+  uint64_t skipped_ = 0;
+  uint64_t done_ = 0;
 };
 
 // Shared input handling for the decompressors: a block of compressed bytes, starting with the
@@ -313,6 +354,48 @@ Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path) {
                         path + "/*.log");
   }
   return DecodeByMagic(std::make_unique<FdSource>(path, fd, /*owned=*/true));
+}
+
+Result<std::unique_ptr<ByteSource>> OpenInputRange(const std::string& path, uint64_t begin,
+                                                   uint64_t end) {
+  if (begin == 0 && end == UINT64_MAX) return OpenInput(path);
+  const uint64_t limit = end >= begin ? end - begin : 0;
+  Result<std::unique_ptr<ByteSource>> whole = OpenInput(path);  // its errors, its checks
+  if (!whole.ok()) return whole.status();
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    return NoInputError(path + ": cannot open input: " + ErrnoText(errno) +
+                        "; check that the file exists and is readable");
+  }
+  unsigned char m[4] = {0, 0, 0, 0};
+  ssize_t have = pread(fd, m, sizeof m, 0);
+  const bool compressed = (have >= 2 && m[0] == 0x1f && m[1] == 0x8b) ||
+                          (have >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f &&
+                           m[3] == 0xfd);
+  if (compressed) {
+    close(fd);
+    return std::unique_ptr<ByteSource>(
+        std::make_unique<RangeSource>(std::move(whole.value()), begin, limit));
+  }
+  whole.value().reset();
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < begin) {
+    close(fd);
+    return DataError(path + ": has only " + std::to_string(st.st_size) +
+                     " bytes but the state file says " + std::to_string(begin) +
+                     " were already read; it was truncated during the run: run again");
+  }
+  if (lseek(fd, static_cast<off_t>(begin), SEEK_SET) < 0) {
+    int err = errno;
+    close(fd);
+    return IoError(path + ": cannot seek to byte " + std::to_string(begin) + ": " +
+                   ErrnoText(err) + "; check the disk or device holding it");
+  }
+  return std::unique_ptr<ByteSource>(std::make_unique<RangeSource>(
+      std::make_unique<FdSource>(path, fd, /*owned=*/true, begin), 0, limit));
 }
 
 Result<std::unique_ptr<ByteSource>> DecodeByMagic(std::unique_ptr<ByteSource> raw,

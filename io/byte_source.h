@@ -36,6 +36,16 @@ const char* CompressionName(Compression c);
 //   reason.
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 
+// OpenInput, positioned: delivers the (decompressed) bytes [begin, end) of `path` (end
+// UINT64_MAX: to the end of the input). A plain file is opened at `begin` (lseek, nothing
+// before it is read); a compressed one is decompressed from its start and its first `begin`
+// bytes discarded. Used by incremental runs (pipeline/incremental.h).
+// Errors: as OpenInput; a stream that ends before `begin` is kDataError naming the input and
+//   both sizes (the file changed since the state file was written). Reading stops quietly at
+//   `end` or at the end of the input, whichever comes first.
+Result<std::unique_ptr<ByteSource>> OpenInputRange(const std::string& path, uint64_t begin,
+                                                   uint64_t end);
+
 // Wraps an already open source the same way (used for stdin, tests, and later for URLs).
 // `*detected` (optional) receives what was found.
 Result<std::unique_ptr<ByteSource>> DecodeByMagic(std::unique_ptr<ByteSource> raw,

@@ -107,8 +107,14 @@ OversizedLine MakeOversized(uint64_t line_number, uint64_t bytes, const char* he
 
 }  // namespace
 
-Chunker::Chunker(std::unique_ptr<ByteSource> source, uint32_t source_index, ChunkerOptions options)
-    : source_(std::move(source)), source_index_(source_index), options_(options) {
+Chunker::Chunker(std::unique_ptr<ByteSource> source, uint32_t source_index, ChunkerOptions options,
+                 uint64_t first_offset, uint64_t first_line)
+    : source_(std::move(source)),
+      source_index_(source_index),
+      options_(options),
+      next_offset_(first_offset),
+      next_line_(first_line),
+      pos_line_(first_line) {
   if (options_.chunk_bytes == 0) options_.chunk_bytes = 1;
 }
 

@@ -68,7 +68,11 @@ struct ChunkerOptions {
 
 class Chunker {
  public:
-  Chunker(std::unique_ptr<ByteSource> source, uint32_t source_index, ChunkerOptions options);
+  // `first_offset` and `first_line`: where the source's first byte is in the whole input, when
+  // the source starts partway (incremental runs, io/byte_source.h OpenInputRange): chunk
+  // offsets and line numbers then continue from there. The first byte must start a line.
+  Chunker(std::unique_ptr<ByteSource> source, uint32_t source_index, ChunkerOptions options,
+          uint64_t first_offset = 0, uint64_t first_line = 1);
 
   // Fills `chunk` with the next whole lines (setting source, offset, first_line, line_count,
   // last_in_source, oversized, dropped_lines, truncated_events; not seq); with multi-line

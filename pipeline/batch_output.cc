@@ -23,6 +23,9 @@ bool GetBytes(std::string_view* in, std::string* out) {
 
 void BatchOutput::EncodeTo(std::string* out) const {
   PutU64(seq, out);
+  PutU64(source, out);
+  PutU64(end_offset, out);
+  PutU64(end_line, out);
   for (uint64_t v : {counters.lines, counters.events, counters.truncated_events,
                      counters.dropped_lines, counters.bytes, counters.matched, counters.mismatched,
                      counters.invalid_utf8, counters.filtered_out, oversized_lines}) {
@@ -41,7 +44,10 @@ void BatchOutput::EncodeTo(std::string* out) const {
 Status BatchOutput::DecodeFrom(std::string_view in, BatchOutput* out) {
   const Status corrupt = InternalError("a worker process sent a malformed batch result");
   uint64_t n = 0;
-  if (!GetU64(&in, &out->seq)) return corrupt;
+  if (!GetU64(&in, &out->seq) || !GetU64(&in, &out->source) || !GetU64(&in, &out->end_offset) ||
+      !GetU64(&in, &out->end_line)) {
+    return corrupt;
+  }
   BatchCounters& c = out->counters;
   for (uint64_t* v : {&c.lines, &c.events, &c.truncated_events, &c.dropped_lines, &c.bytes, &c.matched, &c.mismatched, &c.invalid_utf8,
                       &c.filtered_out, &out->oversized_lines}) {
@@ -69,6 +75,9 @@ void BatchRenderer::Render(const RecordBatch& batch, BatchOutput* out) const {
   const Chunk& chunk = batch.chunk();
   const std::string& source = inputs_[chunk.source];
   out->seq = chunk.seq;
+  out->source = chunk.source;
+  out->end_offset = chunk.offset + chunk.size();
+  out->end_line = chunk.first_line + chunk.line_count;
   out->counters = batch.counters;
   out->oversized_lines = chunk.oversized.size();
   out->rejects.clear();

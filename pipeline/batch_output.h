@@ -21,6 +21,12 @@ namespace logpipe {
 
 struct BatchOutput {
   uint64_t seq = 0;
+  // Where the chunk ends in its input: the input's index, the (decompressed) byte offset just
+  // past its bytes and the number of the line after its last one (incremental runs record
+  // them per input, pipeline/incremental.h).
+  uint64_t source = 0;
+  uint64_t end_offset = 0;
+  uint64_t end_line = 1;
   BatchCounters counters;
   uint64_t oversized_lines = 0;
   std::vector<std::string> records;  // one per plan.record_outputs

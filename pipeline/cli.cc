@@ -171,6 +171,9 @@ void RedirectOutputs(const std::string& dir, Plan* plan) {
                                         plan->record_outputs[i].spec.format;
   }
   if (!plan->rejects_path.empty()) plan->rejects_path = dir + "/rejects.txt";
+  // An incremental job: a fresh state beside `dir` (not in it: it is not an output to compare),
+  // so each compared run reads its inputs whole and the job's own state is never touched.
+  if (!plan->config.state.empty()) plan->config.state = dir + ".state";
 }
 
 // Comparison mode: variants from --compare files and/or --compare-set lists.
@@ -337,6 +340,11 @@ int RunCli(int argc, char** argv) {
   }
   if (options.explain) {
     std::cout << plan->Explain();
+    if (!plan->config.state.empty()) {  // what each input would read (pipeline/incremental.h)
+      Result<std::string> incremental = DescribeIncremental(*plan);
+      if (!incremental.ok()) return Fail(incremental.status());
+      std::cout << *incremental;
+    }
     return 0;
   }
   if (!options.redirect_outputs.empty()) RedirectOutputs(options.redirect_outputs, &plan.value());
@@ -362,6 +370,11 @@ int RunCli(int argc, char** argv) {
   }();
   if (!result.ok()) {
     return FinishWithMetrics(metrics_ptr, job, result.status(), progress, &*plan, start);
+  }
+  if (!options.quiet) {
+    for (const std::string& warning : result->warnings) {
+      std::fprintf(stderr, "logpipe: warning: %s\n", warning.c_str());
+    }
   }
   // A skipped input is something wrong even in a successful run: always say so (cron mails it).
   for (const SkippedInput& skipped : result->stats.skipped_inputs) {

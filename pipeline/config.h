@@ -110,6 +110,12 @@ struct Config {
   FetchSpec fetch;
   std::vector<StageSpec> stages;
   std::vector<OutputSpec> outputs;
+  // Incremental runs (pipeline/incremental.h): the state file; empty: read every input whole.
+  std::string state;
+  std::string state_where;  // where `state` was set, for messages
+  // With `state`: reports cover everything seen so far (stored partials merged), not only
+  // this run's new lines.
+  bool accumulate = false;
 };
 
 }  // namespace logpipe

@@ -51,7 +51,8 @@ class Converter {
                          "'stages' (see configs/run.yaml)");
     }
     LOGPIPE_RETURN_IF_ERROR(
-        ExpectMap(root, "the config", {"version", "name", "inputs", "read", "stages", "outputs"}));
+        ExpectMap(root, "the config", {"version", "name", "inputs", "read", "stages", "outputs", "state",
+                                 "accumulate"}));
     if (root["version"]) {
       int version = 0;
       LOGPIPE_RETURN_IF_ERROR(GetInt(root["version"], "version", &version));
@@ -72,6 +73,23 @@ class Converter {
     LOGPIPE_RETURN_IF_ERROR(ConvertInputs(root["inputs"], &config));
     if (root["read"]) LOGPIPE_RETURN_IF_ERROR(ConvertRead(root["read"], &config.read));
     if (root["outputs"]) LOGPIPE_RETURN_IF_ERROR(ConvertOutputs(root["outputs"], &config));
+    if (root["state"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetString(root["state"], "state", &config.state));
+      if (config.state.empty()) {
+        return Error(root["state"], "expected 'state' to be a file path (e.g. "
+                                    "/var/lib/logpipe/nginx.state); remove the key to read "
+                                    "every input whole");
+      }
+      config.state_where = Place(root["state"]);
+    }
+    if (root["accumulate"]) {
+      LOGPIPE_RETURN_IF_ERROR(GetBool(root["accumulate"], "accumulate", &config.accumulate));
+      if (config.accumulate && config.state.empty()) {
+        return Error(root["accumulate"], "'accumulate: true' needs 'state: FILE' (the stored "
+                                         "partial results live in the state file); add a "
+                                         "state file or remove accumulate");
+      }
+    }
     return config;
   }
 

@@ -15,6 +15,7 @@
 
 #include "io/status.h"
 #include "pipeline/batch_output.h"
+#include "pipeline/input_range.h"
 #include "pipeline/plan.h"
 #include "pipeline/run_trace.h"
 #include "stages/record_batch.h"
@@ -47,9 +48,10 @@ struct RunResult {
 class Executor {
  public:
   virtual ~Executor() = default;
-  // `renderer` turns each processed batch into its BatchOutput (in any worker).
+  // `renderer` turns each processed batch into its BatchOutput (in any worker). `ranges`:
+  // which part of each input to read (pipeline/input_range.h); empty: every input whole.
   virtual Status Run(const Plan& plan, const std::vector<std::string>& inputs,
-                     const BatchRenderer& renderer, OrderedConsumer& consumer,
+                     const std::vector<InputRange>& ranges, const BatchRenderer& renderer, OrderedConsumer& consumer,
                      RunResult* result) = 0;
 };
 

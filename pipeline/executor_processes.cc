@@ -68,6 +68,7 @@
 #include "io/chunker.h"
 #include "io/line_range.h"
 #include "pipeline/input_stream.h"
+#include "pipeline/progress.h"
 #include "pipeline/run_interrupt.h"
 #include "pipeline/wire_bytes.h"
 #include "pipeline/work_item.h"
@@ -702,8 +703,10 @@ bool Reap(pid_t pid, int* status) {
 class ProcessesRun {
  public:
   ProcessesRun(const Plan& plan, const std::vector<std::string>& inputs,
-               const BatchRenderer& renderer, OrderedConsumer& consumer, RunResult* result)
-      : plan_(plan), inputs_(inputs), renderer_(renderer), consumer_(consumer), result_(result) {}
+               const std::vector<InputRange>& ranges, const BatchRenderer& renderer,
+               OrderedConsumer& consumer, RunResult* result)
+      : plan_(plan), inputs_(inputs), input_ranges_(ranges), renderer_(renderer), consumer_(consumer),
+        result_(result) {}
   ~ProcessesRun() { KillAll(); }
   ProcessesRun(const ProcessesRun&) = delete;
   ProcessesRun& operator=(const ProcessesRun&) = delete;
@@ -721,6 +724,13 @@ class ProcessesRun {
     window_ = std::max<uint64_t>(plan_.live_tokens, 1);
     infos_ = ClassifyInputs(inputs_);
     range_mode_ = ProcessesParentCutsReason(plan_).empty();
+    if (range_mode_ && ProgressMeter::Active() != nullptr) {
+      // Shards read the plain inputs, so the progress bar moves as their results arrive.
+      progress_ = ProgressMeter::Active();
+      std::vector<uint64_t> begins;
+      for (size_t i = 0; i < inputs_.size(); ++i) begins.push_back(RangeOf(input_ranges_, i).begin);
+      progress_->SetInputs(inputs_, std::move(begins));
+    }
     pending_limit_ = window_ * std::max<uint64_t>(plan_.chunker.chunk_bytes, 1);
     ctx_.plan = &plan_;
     ctx_.inputs = &inputs_;
@@ -1159,6 +1169,9 @@ class ProcessesRun {
           ScopedSpan span(parent_, SpanKind::kDeliver, output->seq);
           st = DeliverBatch(*output, consumer_, &result_->stats);
         }
+        if (progress_ != nullptr) {
+          progress_->OnPosition(static_cast<uint32_t>(output->source), output->end_offset);
+        }
         free_outputs_.push_back(std::move(output));
         LOGPIPE_RETURN_IF_ERROR(st);
       }
@@ -1200,8 +1213,11 @@ class ProcessesRun {
         const uint64_t per_worker = static_cast<uint64_t>(shards_.size()) * kRangesPerWorker;
         const uint64_t range_bytes = std::max<uint64_t>(
             plan_.chunker.chunk_bytes, (size + per_worker - 1) / per_worker);
-        InputRegion region;  // the whole file; an incremental run's saved region goes here
-        region.end = size;
+        const InputRange input = RangeOf(input_ranges_, next_input_);
+        InputRegion region;
+        region.begin = std::min(input.begin, size);
+        region.end = std::min(input.end, size);
+        region.first_line = input.first_line;
         ranges_ = SplitRegion(region, range_bytes);
         range_pos_ = 0;
         range_input_ = next_input_++;
@@ -1209,10 +1225,13 @@ class ProcessesRun {
       }
       size_t end = next_input_ + 1;
       while (end < inputs_.size() && !(range_mode_ && infos_[end].plain)) ++end;
+      std::vector<InputRange> stream_ranges;
+      for (size_t i = next_input_; i < end; ++i) stream_ranges.push_back(RangeOf(input_ranges_, i));
       stream_ = std::make_unique<InputStream>(
           std::vector<std::string>(inputs_.begin() + static_cast<ptrdiff_t>(next_input_),
                                    inputs_.begin() + static_cast<ptrdiff_t>(end)),
-          plan_, &result_->stats.skipped_inputs, &result_->trace);
+          std::move(stream_ranges), plan_, &result_->stats.skipped_inputs, &result_->trace,
+          /*report_progress=*/!range_mode_);  // range mode: Deliver() moves the progress bar
       stream_base_ = next_input_;
       next_input_ = end;
     }
@@ -1359,6 +1378,7 @@ class ProcessesRun {
 
   const Plan& plan_;
   const std::vector<std::string>& inputs_;
+  const std::vector<InputRange>& input_ranges_;  // per input (incremental runs); empty: whole
   const BatchRenderer& renderer_;
   OrderedConsumer& consumer_;
   RunResult* result_;
@@ -1374,6 +1394,7 @@ class ProcessesRun {
   uint64_t pending_limit_ = 0;  // above it, only the next unit's shard is read (Throttled)
   // Reading (NextUnit).
   bool range_mode_ = false;  // shards cut plain inputs' ranges (ProcessesParentCutsReason)
+  ProgressMeter* progress_ = nullptr;  // range mode with a progress bar: moved by Deliver()
   uint64_t next_seq_ = 0;    // units handed out so far
   size_t next_input_ = 0;
   std::unique_ptr<InputStream> stream_;
@@ -1390,8 +1411,9 @@ class ProcessesExecutor : public Executor {
   explicit ProcessesExecutor(ProcessesExecutorStats* stats) : stats_(stats) {}
 
   Status Run(const Plan& plan, const std::vector<std::string>& inputs,
-             const BatchRenderer& renderer, OrderedConsumer& consumer, RunResult* result) override {
-    ProcessesRun run(plan, inputs, renderer, consumer, result);
+             const std::vector<InputRange>& ranges, const BatchRenderer& renderer,
+             OrderedConsumer& consumer, RunResult* result) override {
+    ProcessesRun run(plan, inputs, ranges, renderer, consumer, result);
     Status status = run.Run();
     if (stats_ != nullptr) *stats_ = run.stats();
     return status;
@@ -1411,6 +1433,9 @@ std::string ProcessesParentCutsReason(const Plan& plan) {
     return "on_mismatch: fail names the line number of the first bad line";
   }
   if (!plan.rejects_path.empty()) return "the rejects file names line numbers";
+  if (!plan.config.state.empty()) {
+    return "state: records the line number each input ended at (incremental runs)";
+  }
   for (const RecordOutputPlan& out : plan.record_outputs) {
     if (out.spec.line_numbers) return "records output " + out.spec.path + " has line_numbers: true";
   }

@@ -21,10 +21,10 @@
 // range to an idle shard, which reads it with pread, cuts it into chunks with the plan's
 // Chunker (chunk_bytes, max_line_bytes and oversized lines as usual; a line over a range
 // boundary belongs to the range it starts in), and sends one result per chunk, then the
-// range's end. What is cut per input is an InputRegion (io/line_range.h): {0, size, 1} today;
-// an incremental run can give [begin, end) and the first line's number instead (NextUnit in
-// the .cc is the one place to pass it). Outputs, aggregates and totals (lines, bytes, oversized) are those of serial;
-// the chunks are not (the run's chunk count differs; bytes appended to a file after the run
+// range's end. What is cut per input is an InputRegion (io/line_range.h): the input's
+// InputRange (pipeline/input_range.h) clipped to the file's size at the start of the run.
+// Outputs, aggregates and totals (lines, bytes, oversized) are those of serial; the chunks are
+// not (the run's chunk count differs; bytes appended to a file after the run
 // started are not read). A shard does not know the line numbers of a range after the first,
 // so the parent cuts the chunks itself, reading every byte as before, when the plan renders
 // line numbers or groups multi-line events (ProcessesParentCutsReason; --explain says which):
@@ -100,8 +100,8 @@ struct ProcessesExecutorStats {
 };
 
 // Why the parent must cut this plan's plain inputs into chunks itself: the plan renders line
-// numbers (records with line_numbers, a rejects file, on_mismatch: fail) or has multi-line
-// events. Empty when the shards cut byte ranges themselves (see the top comment).
+// numbers (records with line_numbers, a rejects file, on_mismatch: fail), keeps a state file
+// (which records the line each input ended at) or has multi-line events. Empty when the shards cut byte ranges themselves (see the top comment).
 std::string ProcessesParentCutsReason(const Plan& plan);
 
 std::unique_ptr<Executor> NewProcessesExecutor();

@@ -15,6 +15,7 @@ namespace {
 class SerialExecutor : public Executor {
  public:
   Status Run(const Plan& plan, const std::vector<std::string>& inputs,
+             const std::vector<InputRange>& ranges,
              const BatchRenderer& renderer, OrderedConsumer& consumer,
              RunResult* result) override {
     std::vector<WorkerState> states;
@@ -25,7 +26,7 @@ class SerialExecutor : public Executor {
     for (const auto& segment : plan.segments) label += (label.empty() ? "" : " -> ") + segment.label();
     RunTrace::Track* track = result->trace.NewTrack("serial", label);
 
-    InputStream stream(inputs, plan, &result->stats.skipped_inputs, &result->trace);
+    InputStream stream(inputs, ranges, plan, &result->stats.skipped_inputs, &result->trace);
     WorkItem item;
     while (true) {
       Result<bool> more = false;

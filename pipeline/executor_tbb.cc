@@ -24,6 +24,7 @@ using WorkerStates = tbb::enumerable_thread_specific<WorkerState>;
 class TbbExecutor : public Executor {
  public:
   Status Run(const Plan& plan, const std::vector<std::string>& inputs,
+             const std::vector<InputRange>& ranges,
              const BatchRenderer& renderer, OrderedConsumer& consumer,
              RunResult* result) override {
     const size_t num_segments = plan.segments.size();
@@ -60,7 +61,7 @@ class TbbExecutor : public Executor {
       return track;
     };
 
-    InputStream stream(inputs, plan, &result->stats.skipped_inputs, &result->trace);
+    InputStream stream(inputs, ranges, plan, &result->stats.skipped_inputs, &result->trace);
     Status read_status;
     Status consume_status;
     std::atomic<bool> stop{false};

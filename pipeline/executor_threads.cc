@@ -25,6 +25,7 @@ namespace {
 class ThreadsExecutor : public Executor {
  public:
   Status Run(const Plan& plan, const std::vector<std::string>& inputs,
+             const std::vector<InputRange>& ranges,
              const BatchRenderer& renderer, OrderedConsumer& consumer,
              RunResult* result) override {
     const size_t num_segments = plan.segments.size();
@@ -51,7 +52,7 @@ class ThreadsExecutor : public Executor {
     std::vector<std::thread> threads;
     RunTrace::Track* reader = result->trace.NewTrack("reader", "read");
     threads.emplace_back([&] {
-      InputStream stream(inputs, plan, &result->stats.skipped_inputs, &result->trace);
+      InputStream stream(inputs, ranges, plan, &result->stats.skipped_inputs, &result->trace);
       WorkItem* item = nullptr;
       while (true) {
         {

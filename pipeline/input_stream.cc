@@ -9,15 +9,23 @@
 
 namespace logpipe {
 
-InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
-                         std::vector<SkippedInput>* skipped, RunTrace* trace)
-    : inputs_(std::move(inputs)), plan_(plan), skipped_(skipped),
-      progress_(ProgressMeter::Active()) {
-  if (progress_ != nullptr) progress_->SetInputs(inputs_);
+InputStream::InputStream(std::vector<std::string> inputs, std::vector<InputRange> ranges,
+                         const Plan& plan, std::vector<SkippedInput>* skipped, RunTrace* trace,
+                         bool report_progress)
+    : inputs_(std::move(inputs)), ranges_(std::move(ranges)), plan_(plan), skipped_(skipped),
+      progress_(report_progress ? ProgressMeter::Active() : nullptr) {
+  if (progress_ != nullptr) {
+    std::vector<uint64_t> begins;
+    for (size_t i = 0; i < inputs_.size(); ++i) begins.push_back(RangeOf(ranges_, i).begin);
+    progress_->SetInputs(inputs_, std::move(begins));
+  }
   if (plan_.fetch.model == FetchModel::kSerial) return;
   std::vector<FetchInput> fetch_inputs;
-  for (const auto& name : inputs_) {
-    fetch_inputs.push_back({name, IsUrl(name) ? plan_.UrlOptionsFor(name) : UrlOptions()});
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    const std::string& name = inputs_[i];
+    const InputRange range = RangeOf(ranges_, i);
+    fetch_inputs.push_back({name, IsUrl(name) ? plan_.UrlOptionsFor(name) : UrlOptions(),
+                            range.begin, range.end});
   }
   prefetcher_ = std::make_unique<Prefetcher>(std::move(fetch_inputs), plan_.fetch.model,
                                              plan_.fetch.workers, plan_.fetch.buffer_bytes,
@@ -27,7 +35,10 @@ InputStream::InputStream(std::vector<std::string> inputs, const Plan& plan,
 Result<std::unique_ptr<ByteSource>> InputStream::Open(size_t index) {
   if (prefetcher_) return prefetcher_->Open(index);
   const std::string& name = inputs_[index];
-  if (!IsUrl(name)) return OpenInput(name);
+  if (!IsUrl(name)) {
+    const InputRange range = RangeOf(ranges_, index);
+    return range.whole() ? OpenInput(name) : OpenInputRange(name, range.begin, range.end);
+  }
   return DecodeByMagic(OpenUrl(name, plan_.UrlOptionsFor(name), plan_.fetch.buffer_bytes));
 }
 
@@ -52,9 +63,10 @@ Result<bool> InputStream::Next(Chunk* chunk) {
         if (Skip(source.status())) continue;
         return source.status();
       }
+      const InputRange range = RangeOf(ranges_, next_input_ - 1);
       current_ = std::make_unique<Chunker>(std::move(source.value()),
                                            static_cast<uint32_t>(next_input_ - 1),
-                                           plan_.chunker);
+                                           plan_.chunker, range.begin, range.first_line);
     }
     Result<bool> more = current_->Next(chunk);
     if (!more.ok()) {

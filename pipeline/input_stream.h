@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "io/chunker.h"
+#include "pipeline/input_range.h"
 #include "pipeline/prefetcher.h"
 #include "io/status.h"
 #include "pipeline/plan.h"
@@ -30,10 +31,14 @@ class ProgressMeter;
 
 class InputStream {
  public:
-  // `plan` must outlive the stream. `skipped` (optional) receives skipped inputs; `trace`
-  // (optional) gets the fetch stage's tracks.
-  InputStream(std::vector<std::string> inputs, const Plan& plan,
-              std::vector<SkippedInput>* skipped = nullptr, RunTrace* trace = nullptr);
+  // `plan` must outlive the stream. `ranges`: which part of each input to read
+  // (pipeline/input_range.h; empty: all of every input). `skipped` (optional) receives skipped
+  // inputs; `trace` (optional) gets the fetch stage's tracks. The stream moves the progress
+  // bar (pipeline/progress.h) unless `report_progress` is false (a caller that reads only some
+  // of the run's inputs through it reports progress itself).
+  InputStream(std::vector<std::string> inputs, std::vector<InputRange> ranges, const Plan& plan,
+              std::vector<SkippedInput>* skipped = nullptr, RunTrace* trace = nullptr,
+              bool report_progress = true);
 
   // Fills `chunk` with the next chunk of the run; false after the last input is exhausted.
   Result<bool> Next(Chunk* chunk);
@@ -46,6 +51,7 @@ class InputStream {
   bool Skip(const Status& status);
 
   std::vector<std::string> inputs_;
+  std::vector<InputRange> ranges_;
   const Plan& plan_;
   std::vector<SkippedInput>* skipped_;
   std::unique_ptr<Prefetcher> prefetcher_;

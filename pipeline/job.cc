@@ -8,6 +8,7 @@
 #include "io/byte_source.h"
 #include "io/url_fetch.h"
 #include "pipeline/executor_processes.h"
+#include "pipeline/incremental.h"
 #include "pipeline/metrics_file.h"
 #include "pipeline/output_target.h"
 #include "pipeline/run_interrupt.h"
@@ -22,6 +23,10 @@ namespace {
 class JobConsumer : public OrderedConsumer {
  public:
   explicit JobConsumer(const Plan& plan) : plan_(plan) {}
+
+  // Incremental runs: record where each of `inputs` inputs ended.
+  void TrackEnds(size_t inputs) { ends_.resize(inputs); }
+  const std::vector<InputEnd>& ends() const { return ends_; }
 
   Status Open() {
     for (const auto& out : plan_.record_outputs) {
@@ -40,6 +45,12 @@ class JobConsumer : public OrderedConsumer {
 
   Status Consume(const BatchOutput& output) override {
     if (!output.error.ok()) return output.error;
+    if (output.source < ends_.size()) {
+      InputEnd& end = ends_[output.source];
+      end.seen = true;
+      end.offset = output.end_offset;
+      end.next_line = output.end_line;
+    }
     if (rejects_ && !output.rejects.empty()) {
       LOGPIPE_RETURN_IF_ERROR(rejects_->Append(output.rejects));
     }
@@ -64,6 +75,7 @@ class JobConsumer : public OrderedConsumer {
   const Plan& plan_;
   std::vector<OutputTarget> records_;
   std::optional<OutputTarget> rejects_;
+  std::vector<InputEnd> ends_;
 };
 
 // max_reject_ratio: the lines the parse stage did not accept (unparsed, invalid UTF-8,
@@ -138,9 +150,25 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   result.inputs = std::move(inputs.value());
   progress->inputs = result.inputs.size();
 
+  // Incremental runs: what each input continues, from the state file.
+  std::optional<IncrementalRun> incremental;
+  if (!plan.config.state.empty()) {
+    Result<IncrementalRun> prepared = PrepareIncremental(plan, result.inputs);
+    if (!prepared.ok()) return prepared.status();
+    incremental.emplace(std::move(prepared.value()));
+    result.warnings = incremental->warnings;
+  }
+
   // Open every output first: a run that cannot write fails before it reads a byte.
   JobConsumer consumer(plan);
   LOGPIPE_RETURN_IF_ERROR(consumer.Open());
+  if (incremental) consumer.TrackEnds(result.inputs.size());
+  std::optional<AtomicFile> state_file;
+  if (incremental) {
+    Result<AtomicFile> file = AtomicFile::Create(incremental->state_path);
+    if (!file.ok()) return file.status();
+    state_file.emplace(std::move(file.value()));
+  }
   std::vector<OutputTarget> reports;
   for (const auto& out : plan.report_outputs) {
     Result<OutputTarget> target = OutputTarget::Open(out.path, /*streaming=*/false);
@@ -161,6 +189,7 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   consumer.AppendTempPaths(&temp_paths);
   for (const auto& target : reports) temp_paths.push_back(target.temp_path());
   for (const auto& extra : extras) temp_paths.push_back(extra.first.temp_path());
+  if (state_file) temp_paths.push_back(state_file->temp_path());
   SetTempFiles(std::move(temp_paths));  // stale after return: harmless (unique, our pid)
 
   RunResult run;
@@ -171,7 +200,10 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
                               plan.segments[0].model == ExecModel::kProcesses;
   std::unique_ptr<Executor> executor =
       uses_processes ? NewProcessesExecutorWithStats(&processes) : NewExecutor(plan);
-  LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs, renderer, consumer, &run));
+  static const std::vector<InputRange> kWholeInputs;
+  LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs,
+                                        incremental ? incremental->ranges : kWholeInputs,
+                                        renderer, consumer, &run));
   result.stats = run.stats;
   progress->read_all = true;
   progress->stats = run.stats;
@@ -189,6 +221,29 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   result.report.job_name = plan.config.name;
   result.report.totals = ReportTotals(plan, result.inputs, run.stats);
   result.report.skipped_inputs = run.stats.skipped_inputs;
+  std::string state_bytes;
+  if (incremental) {
+    result.report.totals.push_back({"restarted_inputs", incremental->restarted});
+    std::vector<std::string> encoded;
+    if (plan.config.accumulate) {
+      // The report covers every run so far: stored partials and totals merged with this run's.
+      // new_lines / new_bytes say what this run added (not summed).
+      std::vector<std::pair<std::string, uint64_t>> added;
+      for (const auto& [name, value] : result.report.totals) {
+        if (name == "lines" || name == "bytes") added.push_back({"new_" + name, value});
+      }
+      LOGPIPE_RETURN_IF_ERROR(
+          AccumulateInto(plan, *incremental, &run.partials, &result.report.totals));
+      result.report.totals.insert(result.report.totals.end(), added.begin(), added.end());
+      for (size_t a = 0; a < plan.aggregates.size(); ++a) {
+        encoded.emplace_back();
+        plan.aggregates[a]->Encode(*run.partials[a], &encoded.back());
+      }
+    }
+    state_bytes = EncodeStateFile(NextState(*incremental, result.inputs, consumer.ends(),
+                                            plan.config.accumulate, result.report.totals,
+                                            std::move(encoded)));
+  }
   for (size_t a = 0; a < plan.aggregates.size(); ++a) {
     result.report.tables.push_back(
         {plan.aggregate_names[a], plan.aggregates[a]->Finish(std::move(*run.partials[a]))});
@@ -209,9 +264,19 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   }
   // From here on a signal no longer stops the run: outputs are renamed into place.
   if (!BeginCommit()) return InterruptedStatus();
-  // Records and rejects first, reports last: a report on disk implies its records are too.
+  // Records and rejects first, reports next: a report on disk implies its records are too.
+  // The state file last: it advances only once every output is in place (a crash before
+  // its rename makes the next run read the same lines again, README "Incremental runs").
+  MaybeCrashAt("before-outputs");
   LOGPIPE_RETURN_IF_ERROR(consumer.Commit());
   for (auto& report : reports) LOGPIPE_RETURN_IF_ERROR(report.Commit());
+  if (state_file) {
+    MaybeCrashAt("after-outputs");
+    LOGPIPE_RETURN_IF_ERROR(state_file->Append(state_bytes));
+    MaybeCrashAt("after-state-temp");
+    LOGPIPE_RETURN_IF_ERROR(state_file->Commit());
+    MaybeCrashAt("after-state");
+  }
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& [target, is_trace] : extras) {
@@ -225,6 +290,32 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
     LOGPIPE_RETURN_IF_ERROR(target.Commit());
   }
   return result;
+}
+
+Result<std::string> DescribeIncremental(const Plan& plan) {
+  Result<std::vector<std::string>> inputs = plan.ExpandInputs();
+  if (!inputs.ok()) return inputs.status();
+  Result<IncrementalRun> run = PrepareIncremental(plan, *inputs);
+  if (!run.ok()) return run.status();
+  std::string out = "incremental run, state " + plan.config.state + " (" +
+                    (run->previous ? "run " + std::to_string(run->previous->runs + 1)
+                                   : std::string("none yet: the first run reads everything")) +
+                    (plan.config.accumulate ? "; reports accumulate every run so far" : "") +
+                    "):\n";
+  for (size_t i = 0; i < inputs->size(); ++i) {
+    out += "  " + DescribeMatch((*inputs)[i], run->ids[i], run->matches[i]) + "\n";
+  }
+  if (run->previous) {
+    for (const StateEntry& e : run->previous->entries) {
+      bool kept = false;
+      for (const InputMatch& m : run->matches) {
+        kept = kept || (m.fate != InputFate::kNew && m.fate != InputFate::kRestarted &&
+                        m.from_path == e.path);
+      }
+      if (!kept) out += "  (" + e.path + ": no longer among the inputs; dropped from the state)\n";
+    }
+  }
+  return out;
 }
 
 Result<std::string> DryRun(const Plan& plan) {
@@ -248,6 +339,11 @@ Result<std::string> DryRun(const Plan& plan) {
     Result<size_t> n = raw.value()->Read(probe, 1);
     if (!n.ok()) return n.status();
     out += "  " + path + (*n == 0 ? " (empty)" : "") + "\n";
+  }
+  if (!plan.config.state.empty()) {
+    Result<std::string> incremental = DescribeIncremental(plan);
+    if (!incremental.ok()) return incremental.status();
+    out += *incremental;
   }
   return out;
 }

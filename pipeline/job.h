@@ -3,6 +3,8 @@
 // output fails before any work), runs the executor, writes records and rejects in input order,
 // finishes the aggregate into a Report, writes every report, and commits all outputs only when
 // everything succeeded (each output atomically: temp file, fsync, rename).
+// With `state:` (incremental runs, pipeline/incremental.h) it reads only each input's new whole
+// lines and commits the state file last: records and rejects, then reports, then the state.
 //
 // Thread-safety: call from the main thread; the executor owns any other threads.
 // Errors: the first failure, with the Status code that becomes the exit code: kNoInput (66)
@@ -30,6 +32,9 @@ struct JobResult {
   RunStats stats;
   Report report;
   double wall_seconds = 0;
+  // Incremental runs: inputs truncated or rewritten since the previous run (printed on stderr
+  // unless --quiet).
+  std::vector<std::string> warnings;
 };
 
 // What a run writes besides the config's outputs (committed with them, atomically).
@@ -49,6 +54,11 @@ struct JobProgress {
 
 Result<JobResult> RunJob(const Plan& plan, const RunOptions& options = {},
                          JobProgress* progress = nullptr);
+
+// With `state:` (pipeline/incremental.h): one line per input saying what a run would read
+// ("from byte N", "rotated from X", "truncated: from the start"). Reads the state file and
+// each input's first KiB; writes nothing. For --dry-run and --explain.
+Result<std::string> DescribeIncremental(const Plan& plan);
 
 // --dry-run: expands the inputs and opens each one (detecting its compression), runs nothing,
 // writes nothing. Returns a short description of what a run would read.

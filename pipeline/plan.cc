@@ -124,6 +124,20 @@ Status ReadUrlList(const InputSpec& input, std::vector<std::string>* urls) {
 Status PlanInputs(const Config& config, Plan* plan) {
   bool any_url = false;
   for (const auto& input : config.inputs) {
+    // Incremental runs need an identity (device, inode, first bytes) and offsets that stay
+    // valid between runs: only local files have them (pipeline/incremental.h).
+    if (!config.state.empty() && (!input.url.empty() || !input.urls_from.empty())) {
+      return ConfigError(input.where + ": input " +
+                         (input.url.empty() ? "urls_from " + input.urls_from : input.url) +
+                         " cannot be read incrementally: a URL has no file identity and no "
+                         "offset that lasts between runs; remove 'state' (" + config.state_where +
+                         ") or read this input in another job");
+    }
+    if (!config.state.empty() && input.path == "-") {
+      return ConfigError(input.where + ": standard input ('-') cannot be read incrementally: "
+                         "it has no file identity and no offset that lasts between runs; remove "
+                         "'state' (" + config.state_where + ") or read a file");
+    }
     PlanInput planned;
     planned.path = input.path;
     planned.url_options = input.url_options;

@@ -95,7 +95,7 @@ Result<std::unique_ptr<ByteSource>> Prefetcher::Open(size_t index) {
   }
   if (waker) waker->Wakeup();  // the window moved: the loop may start another transfer
   const FetchInput& input = inputs_[index];
-  if (!Prefetched(index)) return OpenInput(input.name);
+  if (!Prefetched(index)) return OpenInputRange(input.name, input.begin, input.end);
   std::unique_ptr<ByteSource> source = NewStreamBufferSource(input.name, BufferFor(index));
   if (IsUrl(input.name)) return DecodeByMagic(std::move(source));
   return source;  // a local file: decoded by the I/O thread
@@ -121,7 +121,7 @@ void Prefetcher::RunThread(RunTrace::Track* track) {
       loop.Add(inputs_[i].name, inputs_[i].url, std::move(buffer));
       while (loop.active() > 0 && !Stopping()) loop.Pump(/*max_wait_ms=*/500);
     } else {
-      ReadFile(inputs_[i].name, *buffer);
+      ReadFile(inputs_[i], *buffer);
     }
   }
 }
@@ -208,8 +208,8 @@ void Prefetcher::RunLoop() {
   loop_waker_.reset();
 }
 
-void Prefetcher::ReadFile(const std::string& path, StreamBuffer& buffer) {
-  Result<std::unique_ptr<ByteSource>> source = OpenInput(path);
+void Prefetcher::ReadFile(const FetchInput& input, StreamBuffer& buffer) {
+  Result<std::unique_ptr<ByteSource>> source = OpenInputRange(input.name, input.begin, input.end);
   if (!source.ok()) {
     buffer.Close(source.status());
     return;

@@ -41,6 +41,9 @@ const char* FetchModelName(FetchModel model);
 struct FetchInput {
   std::string name;     // a path, "-" or a URL
   UrlOptions url;       // used when `name` is a URL
+  // A local file: read only its (decompressed) bytes [begin, end) (pipeline/input_range.h).
+  uint64_t begin = 0;
+  uint64_t end = UINT64_MAX;
 };
 
 class Prefetcher {
@@ -66,7 +69,7 @@ class Prefetcher {
   bool Stopping();
   void RunThread(RunTrace::Track* track);
   void RunLoop();
-  void ReadFile(const std::string& path, StreamBuffer& buffer);
+  void ReadFile(const FetchInput& input, StreamBuffer& buffer);
 
   const std::vector<FetchInput> inputs_;
   const FetchModel model_;

@@ -85,18 +85,26 @@ class ProgressMeter {
 
   // A chunk the reading thread is about to hand out (reading thread only).
   void OnChunk(const Chunk& chunk) {
-    if (chunk.source != source_) {
+    if (chunk.size() > 0) {
+      OnPosition(chunk.source, chunk.offset + chunk.size());
+    } else {
+      OnPosition(chunk.source, std::nullopt);
+    }
+  }
+  // Input `source` has been done up to stream offset `end` (none: no new bytes); inputs are
+  // done in order (the reading thread, or the processes executor's parent as it delivers).
+  void OnPosition(uint32_t source, std::optional<uint64_t> end) {
+    if (source != source_) {
       done_before_ += source_end_;
-      source_ = chunk.source;
+      source_ = source;
       source_end_ = 0;
     }
-    if (chunk.size() > 0) {
-      const uint64_t begin = chunk.source < begins_.size() ? begins_[chunk.source] : 0;
-      const uint64_t end = chunk.offset + chunk.size();
-      source_end_ = end > begin ? end - begin : 0;
+    if (end) {
+      const uint64_t begin = source < begins_.size() ? begins_[source] : 0;
+      source_end_ = *end > begin ? *end - begin : 0;
     }
     bytes_done_.store(done_before_ + source_end_, std::memory_order_relaxed);
-    input_.store(chunk.source + 1, std::memory_order_relaxed);
+    input_.store(source + 1, std::memory_order_relaxed);
   }
 
  private:

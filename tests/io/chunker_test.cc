@@ -709,3 +709,36 @@ TEST(ChunkerMultiline, RandomInputsMatchTheReferenceAtEveryChunkSize) {
 
 }  // namespace
 }  // namespace logpipe
+
+namespace logpipe {
+namespace {
+
+// Incremental runs start a source partway: offsets and line numbers continue from there.
+TEST(Chunker, FirstOffsetAndFirstLineContinueNumbering) {
+  for (size_t chunk_bytes : {size_t{1}, size_t{1} << 20}) {
+    ChunkerOptions opts;
+    opts.chunk_bytes = chunk_bytes;
+    Chunker chunker(NewMemorySource("in", "c\ndd\n"), 0, opts, /*first_offset=*/4,
+                    /*first_line=*/3);
+    Chunk chunk;
+    uint64_t first_offset = 0, first_line = 0, end_offset = 0, end_line = 0, chunks = 0;
+    while (true) {
+      Result<bool> more = chunker.Next(&chunk);
+      ASSERT_TRUE(more.ok());
+      if (!*more) break;
+      if (chunks++ == 0) {
+        first_offset = chunk.offset;
+        first_line = chunk.first_line;
+      }
+      end_offset = chunk.offset + chunk.size();
+      end_line = chunk.first_line + chunk.line_count;
+    }
+    EXPECT_EQ(first_offset, 4u);
+    EXPECT_EQ(first_line, 3u);
+    EXPECT_EQ(end_offset, 9u);  // 4 + "c\ndd\n"
+    EXPECT_EQ(end_line, 5u);    // lines 3 and 4 were read
+  }
+}
+
+}  // namespace
+}  // namespace logpipe

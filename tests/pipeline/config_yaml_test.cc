@@ -194,3 +194,41 @@ TEST(ConfigYaml, MaxRejectRatioIsReadAndBadValuesNameThePlace) {
 
 }  // namespace
 }  // namespace logpipe
+
+namespace logpipe {
+namespace {
+
+TEST(ConfigYaml, StateAndAccumulateAreTopLevelKeys) {
+  Result<Config> none = LoadConfigString(kMinimal, "t.yaml", {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->state, "");
+  EXPECT_FALSE(none->accumulate);
+
+  Result<Config> set = LoadConfigString(std::string(kMinimal) + "state: /x/a.state\naccumulate: true\n",
+                                        "t.yaml", {});
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->state, "/x/a.state");
+  EXPECT_TRUE(set->accumulate);
+  EXPECT_EQ(set->state_where, "t.yaml:11:8");
+
+  Result<Config> by_set =
+      LoadConfigString(kMinimal, "t.yaml", {"state=/y.state", "accumulate=true"});
+  ASSERT_TRUE(by_set.ok()) << by_set.status().message();
+  EXPECT_EQ(by_set->state, "/y.state");
+  EXPECT_TRUE(by_set->accumulate);
+
+  Result<Config> typo = LoadConfigString(std::string(kMinimal) + "stat: /x\n", "t.yaml", {});
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("did you mean 'state'?"), std::string::npos)
+      << typo.status().message();
+
+  Result<Config> alone = LoadConfigString(std::string(kMinimal) + "accumulate: true\n", "t.yaml", {});
+  ASSERT_FALSE(alone.ok());
+  EXPECT_EQ(alone.status().code(), StatusCode::kConfig);
+  EXPECT_NE(alone.status().message().find("t.yaml:11:13: 'accumulate: true' needs 'state: FILE'"),
+            std::string::npos)
+      << alone.status().message();
+}
+
+}  // namespace
+}  // namespace logpipe

@@ -49,7 +49,7 @@ Outcome RunWith(Executor& executor, const Plan& plan, const std::vector<std::str
   RecordingConsumer consumer;
   RunResult result;
   Outcome out;
-  out.status = executor.Run(plan, inputs, renderer, consumer, &result);
+  out.status = executor.Run(plan, inputs, {}, renderer, consumer, &result);
   out.batches = std::move(consumer.batches);
   out.stats = result.stats;
   if (out.status.ok()) {
