@@ -45,7 +45,8 @@ bool StateKeyMissing(const CommandResult& r) {
 // status -> hits of the report's by_status table.
 std::map<std::string, int> HitsByStatus(const std::string& report) {
   std::map<std::string, int> hits;
-  for (const auto& row : ReadJson(report)["tables"]["by_status"]["rows"]) {
+  const nlohmann::json json = ReadJson(report);  // lives through the loop (a temporary would not)
+  for (const auto& row : json["tables"]["by_status"]["rows"]) {
     hits[row["status"].dump()] = row["hits"].get<int>();
   }
   return hits;
@@ -69,7 +70,8 @@ TEST(CronExamples, ConfigCountsEveryLineOnceOverRuns) {
   if (StateKeyMissing(first)) GTEST_SKIP() << "`state:` is not in this build yet: " << first.err;
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_EQ(first.err, "");  // cron mails nothing
-  EXPECT_EQ(HitsByStatus(report), (std::map<std::string, int>{{"200", 2}, {"404", 1}}));
+  EXPECT_EQ(HitsByStatus(report), (std::map<std::string, int>{{"200", 2}, {"404", 1}}))
+      << ReadFile(report);
 
   CommandResult second = RunLogpipe(Redirected(dir));  // nothing new
   ASSERT_EQ(second.exit_code, 0) << second.err;
