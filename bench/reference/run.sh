@@ -8,7 +8,7 @@
 #   bench/reference/run.sh --memory [--keep] [--big-size 4G] [--rounds N]
 #
 #   --quick        100 MiB, 1 round; results go to DATA_DIR/quick/, not into bench/
-#   --memory       logpipe serial and threads(2) on the 1 GiB file and on a 4 GiB file: peak RSS
+#   --memory       logpipe serial, threads(2), tbb(2), processes(2) on the 1 GiB file and on a 4 GiB file: peak RSS
 #                  must stay within 10%; the 4 GiB file is deleted afterwards unless --keep
 #   --rounds N     counted rounds after the warm-up round (default 3; --quick 1; --memory 1)
 #   --size SIZE    data size for logpipe-gen (default 1G)
