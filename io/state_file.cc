@@ -21,16 +21,6 @@ using Json = nlohmann::ordered_json;
 constexpr char kFormatName[] = "logpipe-state";
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-std::string Hex64(uint64_t v) {
-  char text[17];
-  for (int i = 15; i >= 0; --i) {
-    text[i] = "0123456789abcdef"[v & 15];
-    v >>= 4;
-  }
-  text[16] = '\0';
-  return text;
-}
-
 bool ParseHex64(const std::string& text, uint64_t* out) {
   if (text.size() != 16) return false;
   uint64_t v = 0;
@@ -424,6 +414,16 @@ Status WriteStateFile(const std::string& path, const StateFile& state) {
   if (!file.ok()) return file.status();
   LOGPIPE_RETURN_IF_ERROR(file->Append(EncodeStateFile(state)));
   return file->Commit();
+}
+
+std::string Hex64(uint64_t v) {
+  char text[17];
+  for (int i = 15; i >= 0; --i) {
+    text[i] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  }
+  text[16] = '\0';
+  return text;
 }
 
 }  // namespace logpipe

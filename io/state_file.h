@@ -34,6 +34,8 @@ constexpr int kStateFileVersion = 1;
 constexpr size_t kFingerprintBytes = 1024;
 
 uint64_t Fnv1a64(std::string_view bytes);
+// `v` as 16 lower-case hex digits (how the state file writes fingerprints and hashes).
+std::string Hex64(uint64_t v);
 
 // What a run knows of one local input file when it starts.
 struct FileIdentity {

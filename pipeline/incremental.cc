@@ -21,16 +21,6 @@ void Field(const std::string& name, const std::string& value, std::string* out) 
   *out += ';';
 }
 
-std::string Hex(uint64_t v) {
-  char text[17];
-  for (int i = 15; i >= 0; --i) {
-    text[i] = "0123456789abcdef"[v & 15];
-    v >>= 4;
-  }
-  text[16] = '\0';
-  return text;
-}
-
 bool SameFile(const StateEntry& e, const FileIdentity& id) {
   return e.dev == id.dev && e.ino == id.ino;
 }
@@ -65,7 +55,7 @@ std::string StateConfigHash(const Config& config) {
       Field("expr", expr, &text);
     }
   }
-  return Hex(Fnv1a64(text));
+  return Hex64(Fnv1a64(text));
 }
 
 std::vector<InputMatch> MatchInputs(const std::vector<FileIdentity>& ids,

@@ -14,6 +14,7 @@
 #include "stages/hyperloglog.h"
 #include "stages/log_histogram.h"
 #include "stages/time_format.h"
+#include "stages/varint.h"
 
 namespace logpipe {
 
@@ -255,14 +256,6 @@ void AppendIntText(int64_t v, std::string* out) {
 // ---------------------------------------------------------------------------------------------
 // Varint byte format for Encode/Decode.
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
 inline uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ (v < 0 ? ~uint64_t{0} : 0);
 }
@@ -272,18 +265,10 @@ class Reader {
  public:
   explicit Reader(std::string_view bytes) : data_(bytes) {}
   bool Varint(uint64_t* v) {
-    uint64_t result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= data_.size()) return false;
-      const uint8_t b = static_cast<uint8_t>(data_[pos_++]);
-      if (shift == 63 && b > 1) return false;
-      result |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) {
-        *v = result;
-        return true;
-      }
-    }
-    return false;
+    std::string_view rest = data_.substr(pos_);
+    if (!GetVarint(&rest, v)) return false;
+    pos_ = data_.size() - rest.size();
+    return true;
   }
   bool Byte(uint8_t* v) {
     if (pos_ >= data_.size()) return false;

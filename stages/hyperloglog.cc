@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "stages/varint.h"
+
 namespace logpipe {
 
 namespace {
@@ -25,30 +27,6 @@ inline uint64_t LoadLE(const char* p, size_t n) {
   uint64_t v = 0;
   for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
   return v;
-}
-
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in->empty()) return false;
-    const uint8_t b = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    if (shift == 63 && b > 1) return false;
-    result |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
 }
 
 // Ertl's sigma and tau functions (improved raw estimator).

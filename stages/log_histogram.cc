@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "stages/varint.h"
+
 namespace logpipe {
 
 namespace {
@@ -19,30 +21,6 @@ constexpr uint32_t kZeroOrd = kSpan;
 constexpr uint32_t kMaxOrd = 2 * kSpan;
 
 const double kLogGamma = std::log(kGamma);
-
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in->empty()) return false;
-    const uint8_t b = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    if (shift == 63 && b > 1) return false;
-    result |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 
