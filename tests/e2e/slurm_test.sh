@@ -17,8 +17,7 @@ src=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 logpipe=$(readlink -f "${1:-$src/build/logpipe}")
 config_rel=configs/errors_by_hour.yaml  # several outputs: JSON, CSV table, records, rejects
 shards=3
-ctld_port=${LOGPIPE_SLURM_TEST_PORT:-16817}
-slurmd_port=$((ctld_port + 1))
+ctld_port=${LOGPIPE_SLURM_TEST_PORT:-16817}  # and the next one for slurmd
 
 skip() { echo "SKIPPED: $*"; exit 77; }
 fail() { echo "FAILED: $*" >&2; exit 1; }
@@ -121,6 +120,13 @@ munged --force --socket="$s/munge.sock" --key-file="$s/munge.key" --pid-file="$s
   skip "munged does not start: $(tail -n1 "$s/log/munged.out")"
 pids+=("$(cat "$s/munged.pid")")
 
+# Two free ports in a row from 16817 up: another copy of this test may be running.
+port_busy() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+while port_busy "$ctld_port" || port_busy $((ctld_port + 1)); do
+  ctld_port=$((ctld_port + 2))
+  [ "$ctld_port" -lt 16900 ] || skip "no two free TCP ports between 16817 and 16900 for slurmctld and slurmd"
+done
+slurmd_port=$((ctld_port + 1))
 host=$(hostname -s)
 cpus=$(slurmd -C 2>/dev/null | sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' | head -n1)
 [ -n "$cpus" ] || skip "slurmd -C does not report this node's CPUs"
