@@ -13,6 +13,7 @@ packages=(
   clang libclang-rt-14-dev  # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
   systemd logrotate  # systemd-analyze verify, logrotate -d: the shipped examples (tests/e2e/cron_examples_test.cc)
   slurm-wlm munge  # a private single-node Slurm for plan/map/reduce (tests/e2e/slurm_test.sh)
+  parallel  # GNU parallel, one engine of scripts/parallel/logpipe-parallel (tests/e2e/slurm_test.sh)
 )
 
 missing=()

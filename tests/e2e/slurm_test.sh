@@ -6,7 +6,9 @@
 #   2. runs it again with map shard 1 killed (SIGKILL) on its first attempt, and checks that
 #      Slurm requeued that task (second attempt logged with SLURM_RESTART_COUNT=1), that the
 #      reduce job behind `afterok` still ran, and that the outputs are still identical;
-#   3. runs scripts/parallel/logpipe-parallel (no Slurm needed) and compares the same way.
+#   3. runs it with --retries 0 and shard 1 killed: exit 69 naming the shard, no outputs;
+# and first (no Slurm needed) scripts/parallel/logpipe-parallel under xargs and, when
+# installed, GNU parallel, compared the same way.
 # Usage: tests/e2e/slurm_test.sh [path/to/logpipe]   (default build/logpipe)
 # Exit 0: passed; 1: failed; 77: skipped (one "SKIPPED: why" line), as CTest's SKIP_RETURN_CODE.
 # Installs slurm-wlm and munge with apt-get when missing (needs root). Always stops the daemons
@@ -88,12 +90,17 @@ make_run_dir "$tmp/single"
 
 # ---------------------------------------------------------------------------------------------
 # 3 first (no daemons needed): GNU parallel / xargs -P.
-step "logpipe-parallel: $shards shards"
-make_run_dir "$tmp/parallel"
-(cd "$tmp/parallel" && "$src/scripts/parallel/logpipe-parallel" --config "$config_rel" \
-  --shards "$shards" --workdir "$tmp/parallel/work" --logpipe "$logpipe") ||
-  fail "logpipe-parallel failed (its messages are above)"
-same_outputs "$tmp/single" "$tmp/parallel" "logpipe-parallel"
+engines=(xargs)
+parallel --version 2>/dev/null | grep -q "GNU parallel" && engines+=(parallel)
+for engine in "${engines[@]}"; do
+  step "logpipe-parallel --engine $engine: $shards shards"
+  make_run_dir "$tmp/parallel-$engine"
+  (cd "$tmp/parallel-$engine" && "$src/scripts/parallel/logpipe-parallel" --config "$config_rel" \
+    --shards "$shards" --workdir "$tmp/parallel-$engine/work" --logpipe "$logpipe" \
+    --engine "$engine") || fail "logpipe-parallel --engine $engine failed (its messages are above)"
+  same_outputs "$tmp/single" "$tmp/parallel-$engine" "logpipe-parallel --engine $engine"
+done
+[ ${#engines[@]} = 2 ] || echo "GNU parallel is not installed: logpipe-parallel checked with xargs only"
 
 # ---------------------------------------------------------------------------------------------
 # A private single-node Slurm.
