@@ -202,12 +202,19 @@ show_logs() {  # show_logs WORKDIR: the task logs, for a failure's context
   done
 }
 
+# slurm_run RUN_DIR LOGPIPE RETRIES: logpipe-slurm --wait from RUN_DIR into RUN_DIR/work, its
+# output in RUN_DIR.out, bounded by run_timeout.
+slurm_run() {
+  (cd "$1" && timeout "$run_timeout" "$src/scripts/slurm/logpipe-slurm" --config "$config_rel" \
+    --shards "$shards" --workdir "$1/work" --logpipe "$2" --retries "$3" --time 5:00 --wait) \
+    >"$1.out" 2>&1
+}
+
 # ---------------------------------------------------------------------------------------------
 step "1. logpipe-slurm: $shards map tasks, then reduce"
 make_run_dir "$tmp/run1"
 w1=$tmp/run1/work
-(cd "$tmp/run1" && timeout "$run_timeout" "$src/scripts/slurm/logpipe-slurm" --config "$config_rel" --shards "$shards" \
-  --workdir "$w1" --logpipe "$logpipe" --time 5:00 --wait) >"$tmp/run1.out" 2>&1 || {
+slurm_run "$tmp/run1" "$logpipe" 1 || {
   cat "$tmp/run1.out"
   show_logs "$w1"
   fail "logpipe-slurm run 1 failed"
@@ -245,9 +252,7 @@ exec "$logpipe" "\$@"
 EOF
 chmod +x "$tmp/run2/logpipe-crash-once"
 start=$(date +%s)
-(cd "$tmp/run2" && timeout "$run_timeout" "$src/scripts/slurm/logpipe-slurm" --config "$config_rel" --shards "$shards" \
-  --workdir "$w2" --logpipe "$tmp/run2/logpipe-crash-once" --retries 1 --time 5:00 --wait) \
-  >"$tmp/run2.out" 2>&1 || {
+slurm_run "$tmp/run2" "$tmp/run2/logpipe-crash-once" 1 || {
   cat "$tmp/run2.out"
   show_logs "$w2"
   fail "logpipe-slurm run 2 (shard 1 killed once) failed: the requeue did not recover it"
@@ -279,16 +284,16 @@ step "3. logpipe-slurm --retries 0 with map shard 1 killed: the reduce never run
 make_run_dir "$tmp/run3"
 w3=$tmp/run3/work
 marker=$tmp/run3/crashed-once
-sed "s|$tmp/run2/crashed-once|$marker|" "$tmp/run2/logpipe-crash-once" >"$tmp/run3/logpipe-crash-once"
+sed "s|$tmp/run2/crashed-once|$marker|" "$tmp/run2/logpipe-crash-once" \
+  >"$tmp/run3/logpipe-crash-once"
 chmod +x "$tmp/run3/logpipe-crash-once"
 rc=0
-(cd "$tmp/run3" && timeout "$run_timeout" "$src/scripts/slurm/logpipe-slurm" --config "$config_rel" --shards "$shards" \
-  --workdir "$w3" --logpipe "$tmp/run3/logpipe-crash-once" --retries 0 --time 5:00 --wait) \
-  >"$tmp/run3.out" 2>&1 || rc=$?
+slurm_run "$tmp/run3" "$tmp/run3/logpipe-crash-once" 0 || rc=$?
 cat "$tmp/run3.out"
 [ "$rc" = 69 ] || fail "a map task that fails for good should make logpipe-slurm --wait exit 69, not $rc"
 grep -q "map shard(s) 1 failed for good" "$tmp/run3.out" || fail "the message does not name shard 1"
 [ ! -e "$tmp/run3/out" ] || fail "outputs were written although a map task failed"
 grep -q "no retries left" "$w3"/logs/map-*_1.out || fail "shard 1's log does not say it failed for good"
 
-echo "PASSED: logpipe-parallel and logpipe-slurm (plain, with a killed map task requeued, and failing for good) give the single-machine outputs or fail cleanly"
+echo "PASSED: logpipe-parallel and logpipe-slurm (plain, with a killed map task requeued, and"\
+  "failing for good) give the single-machine outputs or fail cleanly"
