@@ -20,6 +20,7 @@
 #include "pipeline/plan.h"
 #include "pipeline/progress.h"
 #include "pipeline/run_interrupt.h"
+#include "pipeline/shard_cli.h"
 #include "pipeline/version.h"
 #include "stages/pattern_library.h"
 
@@ -52,7 +53,8 @@ struct CliOptions {
 
 po::options_description Describe() {
   po::options_description desc(
-      "Usage: logpipe --config run.yaml [options]\n\n"
+      "Usage: logpipe --config run.yaml [options]\n"
+      "       logpipe plan|map|reduce ... (one job as shards on a cluster; logpipe plan --help)\n\n"
       "Runs the log job a YAML config describes: read inputs, parse each line, filter,\n"
       "aggregate, write reports and records. See README.md for the config reference.\n\n"
       "Options");
@@ -280,6 +282,7 @@ int FinishWithMetrics(MetricsFile* metrics, const std::string& job, const Status
 }  // namespace
 
 int RunCli(int argc, char** argv) {
+  if (argc >= 2 && IsShardCommand(argv[1])) return RunShardCli(argc, argv);
   const auto start = std::chrono::steady_clock::now();
   CliOptions options;
   Status parsed = ParseArgs(argc, argv, &options);

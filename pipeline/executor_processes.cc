@@ -1429,17 +1429,10 @@ std::string ProcessesParentCutsReason(const Plan& plan) {
   if (plan.starts_event() != nullptr) {
     return "multi-line events are on (an event may span two ranges)";
   }
-  if (plan.on_mismatch == OnMismatch::kFail) {
-    return "on_mismatch: fail names the line number of the first bad line";
-  }
-  if (!plan.rejects_path.empty()) return "the rejects file names line numbers";
   if (!plan.config.state.empty()) {
     return "state: records the line number each input ended at (incremental runs)";
   }
-  for (const RecordOutputPlan& out : plan.record_outputs) {
-    if (out.spec.line_numbers) return "records output " + out.spec.path + " has line_numbers: true";
-  }
-  return "";
+  return LineNumbersShowReason(plan);
 }
 
 std::unique_ptr<Executor> NewProcessesExecutor() {

@@ -112,7 +112,7 @@ Status AccumulateInto(const Plan& plan, const IncrementalRun& run,
 
 // Test-only crash injection: when env LOGPIPE_TEST_CRASH_AT equals `step`, the process kills
 // itself with SIGKILL right there. Steps: before-outputs, after-outputs, after-state-temp,
-// after-state.
+// after-state; map-before-commit (logpipe map, pipeline/shard_job.h).
 void MaybeCrashAt(const char* step);
 
 }  // namespace logpipe

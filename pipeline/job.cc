@@ -9,11 +9,11 @@
 #include "io/url_fetch.h"
 #include "pipeline/executor_processes.h"
 #include "pipeline/incremental.h"
+#include "pipeline/job_outputs.h"
 #include "pipeline/metrics_file.h"
 #include "pipeline/output_target.h"
 #include "pipeline/run_interrupt.h"
 #include "pipeline/run_stats_json.h"
-#include "stages/report_format.h"
 
 namespace logpipe {
 namespace {
@@ -28,20 +28,7 @@ class JobConsumer : public OrderedConsumer {
   void TrackEnds(size_t inputs) { ends_.resize(inputs); }
   const std::vector<InputEnd>& ends() const { return ends_; }
 
-  Status Open() {
-    for (const auto& out : plan_.record_outputs) {
-      Result<OutputTarget> target = OutputTarget::Open(out.spec.path, /*streaming=*/true);
-      if (!target.ok()) return target.status();
-      LOGPIPE_RETURN_IF_ERROR(target->Append(out.formatter->Header()));
-      records_.push_back(std::move(target.value()));
-    }
-    if (!plan_.rejects_path.empty()) {
-      Result<OutputTarget> target = OutputTarget::Open(plan_.rejects_path, /*streaming=*/true);
-      if (!target.ok()) return target.status();
-      rejects_.emplace(std::move(target.value()));
-    }
-    return Status::Ok();
-  }
+  Status Open() { return outputs_.Open(plan_); }
 
   Status Consume(const BatchOutput& output) override {
     if (!output.error.ok()) return output.error;
@@ -51,58 +38,20 @@ class JobConsumer : public OrderedConsumer {
       end.offset = output.end_offset;
       end.next_line = output.end_line;
     }
-    if (rejects_ && !output.rejects.empty()) {
-      LOGPIPE_RETURN_IF_ERROR(rejects_->Append(output.rejects));
-    }
-    for (size_t i = 0; i < records_.size(); ++i) {
-      LOGPIPE_RETURN_IF_ERROR(records_[i].Append(output.records[i]));
+    if (!output.rejects.empty()) LOGPIPE_RETURN_IF_ERROR(outputs_.AppendRejects(output.rejects));
+    for (size_t i = 0; i < outputs_.records_outputs(); ++i) {
+      LOGPIPE_RETURN_IF_ERROR(outputs_.AppendRecords(i, output.records[i]));
     }
     return Status::Ok();
   }
 
-  void AppendTempPaths(std::vector<std::string>* paths) const {
-    for (const auto& target : records_) paths->push_back(target.temp_path());
-    if (rejects_) paths->push_back(rejects_->temp_path());
-  }
-
-  Status Commit() {
-    for (auto& target : records_) LOGPIPE_RETURN_IF_ERROR(target.Commit());
-    return CommitRejects();
-  }
-  Status CommitRejects() { return rejects_ ? rejects_->Commit() : Status::Ok(); }
+  RecordOutputs& outputs() { return outputs_; }
 
  private:
   const Plan& plan_;
-  std::vector<OutputTarget> records_;
-  std::optional<OutputTarget> rejects_;
+  RecordOutputs outputs_;
   std::vector<InputEnd> ends_;
 };
-
-// max_reject_ratio: the lines the parse stage did not accept (unparsed, invalid UTF-8,
-// oversized: what on_mismatch counts or rejects) over all the lines it saw (events with
-// multiline). Over the limit: kDataError naming the ratio, the limit, the count and the rejects.
-Status CheckRejectRatio(const Plan& plan, const RunStats& stats) {
-  if (!plan.max_reject_ratio) return Status::Ok();
-  const BatchCounters& c = stats.counters;
-  const uint64_t bad = c.mismatched + c.invalid_utf8 + stats.oversized_lines;
-  const uint64_t total = c.matched + bad;
-  if (total == 0) return Status::Ok();
-  const double ratio = static_cast<double>(bad) / static_cast<double>(total);
-  if (ratio <= *plan.max_reject_ratio) return Status::Ok();
-  const char* unit = plan.chunker.multiline.enabled() ? "events" : "lines";
-  char text[160];
-  std::snprintf(text, sizeof text, "%llu of %llu %s did not parse: ratio %.6g is over "
-                "max_reject_ratio %g",
-                static_cast<unsigned long long>(bad), static_cast<unsigned long long>(total), unit,
-                ratio, *plan.max_reject_ratio);
-  std::string message = plan.max_reject_ratio_place + ": " + text;
-  if (plan.on_mismatch == OnMismatch::kReject && !plan.rejects_path.empty()) {
-    message += "; the rejected lines are in " + plan.rejects_path;
-  } else {
-    message += "; use on_mismatch: reject with rejects: PATH to see them";
-  }
-  return DataError(message + "; no report or records were written");
-}
 
 }  // namespace
 
@@ -169,12 +118,8 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
     if (!file.ok()) return file.status();
     state_file.emplace(std::move(file.value()));
   }
-  std::vector<OutputTarget> reports;
-  for (const auto& out : plan.report_outputs) {
-    Result<OutputTarget> target = OutputTarget::Open(out.path, /*streaming=*/false);
-    if (!target.ok()) return target.status();
-    reports.push_back(std::move(target.value()));
-  }
+  ReportOutputs reports;
+  LOGPIPE_RETURN_IF_ERROR(reports.Open(plan));
   std::vector<std::pair<OutputTarget, bool>> extras;  // (target, is the trace)
   for (const auto& [path, is_trace] : {std::pair<std::string, bool>{options.trace_path, true},
                                        std::pair<std::string, bool>{options.stats_path, false}}) {
@@ -186,8 +131,8 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   // What a forced stop on SIGINT/SIGTERM removes (pipeline/run_interrupt.h); destructors
   // remove them on every other path.
   std::vector<std::string> temp_paths;
-  consumer.AppendTempPaths(&temp_paths);
-  for (const auto& target : reports) temp_paths.push_back(target.temp_path());
+  consumer.outputs().AppendTempPaths(&temp_paths);
+  reports.AppendTempPaths(&temp_paths);
   for (const auto& extra : extras) temp_paths.push_back(extra.first.temp_path());
   if (state_file) temp_paths.push_back(state_file->temp_path());
   SetTempFiles(std::move(temp_paths));  // stale after return: harmless (unique, our pid)
@@ -211,7 +156,7 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   if (Status ratio = CheckRejectRatio(plan, run.stats); !ratio.ok()) {
     // The rejects are the evidence of what failed the run: keep them. Records and reports
     // are not committed.
-    if (Status rejects = consumer.CommitRejects(); !rejects.ok()) {
+    if (Status rejects = consumer.outputs().CommitRejects(); !rejects.ok()) {
       return DataError(ratio.message() + " (and the rejects file could not be written: " +
                        rejects.message() + ")");
     }
@@ -249,27 +194,15 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
         {plan.aggregate_names[a], plan.aggregates[a]->Finish(std::move(*run.partials[a]))});
   }
 
-  std::string bytes;
-  for (size_t i = 0; i < reports.size(); ++i) {
-    bytes.clear();
-    const std::string& format = plan.report_outputs[i].format;
-    if (format == "json") {
-      FormatReportJson(result.report, &bytes);
-    } else if (format == "csv") {
-      FormatReportCsv(result.report, plan.report_csv_tables[i], &bytes);
-    } else {
-      FormatReportText(result.report, &bytes);
-    }
-    LOGPIPE_RETURN_IF_ERROR(reports[i].Append(bytes));
-  }
+  LOGPIPE_RETURN_IF_ERROR(reports.Write(plan, result.report));
   // From here on a signal no longer stops the run: outputs are renamed into place.
   if (!BeginCommit()) return InterruptedStatus();
   // Records and rejects first, reports next: a report on disk implies its records are too.
   // The state file last: it advances only once every output is in place (a crash before
   // its rename makes the next run read the same lines again, README "Incremental runs").
   MaybeCrashAt("before-outputs");
-  LOGPIPE_RETURN_IF_ERROR(consumer.Commit());
-  for (auto& report : reports) LOGPIPE_RETURN_IF_ERROR(report.Commit());
+  LOGPIPE_RETURN_IF_ERROR(consumer.outputs().Commit());
+  LOGPIPE_RETURN_IF_ERROR(reports.Commit());
   if (state_file) {
     MaybeCrashAt("after-outputs");
     LOGPIPE_RETURN_IF_ERROR(state_file->Append(state_bytes));
@@ -279,6 +212,7 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   }
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string bytes;
   for (auto& [target, is_trace] : extras) {
     bytes.clear();
     if (is_trace) {

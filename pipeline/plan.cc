@@ -212,6 +212,17 @@ const UrlOptions& Plan::UrlOptionsFor(const std::string& url) const {
   return kDefaults;
 }
 
+std::string LineNumbersShowReason(const Plan& plan) {
+  if (plan.on_mismatch == OnMismatch::kFail) {
+    return "on_mismatch: fail names the line number of the first bad line";
+  }
+  if (!plan.rejects_path.empty()) return "the rejects file names line numbers";
+  for (const RecordOutputPlan& out : plan.record_outputs) {
+    if (out.spec.line_numbers) return "records output " + out.spec.path + " has line_numbers: true";
+  }
+  return "";
+}
+
 int DefaultWorkers() {
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);

@@ -107,6 +107,11 @@ class Plan {
 
 Result<Plan> BuildPlan(Config config);
 
+// Why the job's outputs show line numbers (on_mismatch: fail names the first bad line, a
+// rejects file, records with line_numbers: true), or "" when nothing shows them: then a
+// reader that starts inside a file need not know which line it starts at.
+std::string LineNumbersShowReason(const Plan& plan);
+
 // Workers when `exec.workers` is not given for a parallel model: one per core.
 int DefaultWorkers();
 
