@@ -291,7 +291,7 @@ rc=0
 slurm_run "$tmp/run3" "$tmp/run3/logpipe-crash-once" 0 || rc=$?
 cat "$tmp/run3.out"
 [ "$rc" = 69 ] || fail "a map task that fails for good should make logpipe-slurm --wait exit 69, not $rc"
-grep -q "map shard(s) 1 failed for good" "$tmp/run3.out" || fail "the message does not name shard 1"
+grep -q "map shard(s) 1 (FAILED) did not write" "$tmp/run3.out" || fail "the message does not name shard 1"
 [ ! -e "$tmp/run3/out" ] || fail "outputs were written although a map task failed"
 grep -q "no retries left" "$w3"/logs/map-*_1.out || fail "shard 1's log does not say it failed for good"
 
