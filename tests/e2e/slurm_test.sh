@@ -140,11 +140,12 @@ slurmd_port=$((ctld_port + 1))
 host=$(hostname -s)
 cpus=$(slurmd -C 2>/dev/null | sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' | head -n1)
 [ -n "$cpus" ] || skip "slurmd -C does not report this node's CPUs"
+# Addresses are 127.0.0.1, so the host name need not resolve.
 # cred_expire=10: a requeued task is eligible again after 11 s, not the default 121 s;
 # sched_interval=2 and bf_interval=2: the scheduler notices that soon.
 cat >"$s/slurm.conf" <<EOF
 ClusterName=logpipetest
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -170,7 +171,7 @@ SchedulerParameters=sched_interval=2,bf_interval=2
 ReturnToService=2
 MpiDefault=none
 MinJobAge=600
-NodeName=$host CPUs=$cpus State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=logpipetest Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF=$s/slurm.conf
