@@ -7,6 +7,8 @@
 #      Slurm requeued that task (second attempt logged with SLURM_RESTART_COUNT=1), that the
 #      reduce job behind `afterok` still ran, and that the outputs are still identical;
 #   3. runs it with --retries 0 and shard 1 killed: exit 69 naming the shard, no outputs;
+#   4. runs it with part 2 truncated just before the reduce: the reduce refuses it, and
+#      logpipe-slurm --wait exits with the reduce's 65; no outputs;
 # and first (no Slurm needed) scripts/parallel/logpipe-parallel under xargs and, when
 # installed, GNU parallel, compared the same way.
 # Usage: tests/e2e/slurm_test.sh [path/to/logpipe]   (default build/logpipe)
@@ -296,5 +298,30 @@ grep -q "map shard(s) 1 (FAILED) did not write" "$tmp/run3.out" || fail "the mes
 [ ! -e "$tmp/run3/out" ] || fail "outputs were written although a map task failed"
 grep -q "no retries left" "$w3"/logs/map-*_1.out || fail "shard 1's log does not say it failed for good"
 
-echo "PASSED: logpipe-parallel and logpipe-slurm (plain, with a killed map task requeued, and"\
-  "failing for good) give the single-machine outputs or fail cleanly"
+# ---------------------------------------------------------------------------------------------
+step "4. logpipe-slurm with part 2 truncated before the reduce: the reduce refuses it (exit 65)"
+make_run_dir "$tmp/run4"
+cat >"$tmp/run4/logpipe-truncate-part" <<EOF
+#!/usr/bin/env bash
+if [ "\${1:-}" = reduce ]; then
+  truncate -s -1 "$tmp/run4/work/part-2.lpp"
+  echo "truncate-part wrapper: cut the last byte of part-2.lpp" >&2
+fi
+exec "$logpipe" "\$@"
+EOF
+chmod +x "$tmp/run4/logpipe-truncate-part"
+rc=0
+slurm_run "$tmp/run4" "$tmp/run4/logpipe-truncate-part" 1 || rc=$?
+cat "$tmp/run4.out"
+reduce_job=$(sed -n 's/^reduce_job=//p' "$tmp/run4.out")
+echo "--- $tmp/run4/work/logs/reduce-$reduce_job.out"
+cat "$tmp/run4/work/logs/reduce-$reduce_job.out"
+[ "$rc" = 65 ] || fail "a refused part should make logpipe-slurm --wait exit 65 (the reduce's code), not $rc"
+grep -q "part-2.lpp" "$tmp/run4/work/logs/reduce-$reduce_job.out" ||
+  fail "the reduce's message does not name part-2.lpp"
+grep -q "reduce job $reduce_job ended FAILED (exit 65)" "$tmp/run4.out" ||
+  fail "logpipe-slurm does not say the reduce job failed with exit 65"
+[ ! -e "$tmp/run4/out" ] || fail "outputs were written although the reduce refused a part"
+
+echo "PASSED: logpipe-parallel and logpipe-slurm (plain, with a killed map task requeued, failing"\
+  "for good, and with a corrupt part) give the single-machine outputs or fail cleanly"
