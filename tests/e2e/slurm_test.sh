@@ -23,7 +23,7 @@ config_rel=configs/errors_by_hour.yaml  # several outputs: JSON, CSV table, reco
 shards=3
 # Each logpipe-slurm --wait is bounded, so the whole test ends (and its trap stops the daemons)
 # before CTest's 300 s TIMEOUT, which kills with SIGKILL and would leave them running.
-run_timeout=75
+run_timeout=60  # 4 runs: at most 240 s, plus about 40 s to start Slurm
 ctld_port=${LOGPIPE_SLURM_TEST_PORT:-16817}  # and the next one for slurmd
 
 skip() { echo "SKIPPED: $*"; exit 77; }
