@@ -26,8 +26,8 @@ namespace logpipe {
 // The records outputs (one per plan.record_outputs, each with its header) and
 // the rejects file.
 class RecordOutputs {
-public:
-  Status Open(const Plan &plan);
+ public:
+  Status Open(const Plan& plan);
   Status AppendRecords(size_t output, std::string_view bytes) {
     return records_[output].Append(bytes);
   }
@@ -35,32 +35,32 @@ public:
     return rejects_.empty() ? Status::Ok() : rejects_[0].Append(bytes);
   }
   size_t records_outputs() const { return records_.size(); }
-  void AppendTempPaths(std::vector<std::string> *paths) const;
-  Status Commit();        // records, then rejects
-  Status CommitRejects(); // only the rejects (a run failed by max_reject_ratio
-                          // keeps them)
+  void AppendTempPaths(std::vector<std::string>* paths) const;
+  Status Commit();         // records, then rejects
+  Status CommitRejects();  // only the rejects (a run failed by max_reject_ratio
+                           // keeps them)
 
-private:
+ private:
   std::vector<OutputTarget> records_;
-  std::vector<OutputTarget> rejects_; // none or one
+  std::vector<OutputTarget> rejects_;  // none or one
 };
 
 // The report outputs (plan.report_outputs, in their formats).
 class ReportOutputs {
-public:
-  Status Open(const Plan &plan);
-  Status Write(const Plan &plan,
-               const Report &report); // each in its format, not committed
-  void AppendTempPaths(std::vector<std::string> *paths) const;
+ public:
+  Status Open(const Plan& plan);
+  Status Write(const Plan& plan,
+               const Report& report);  // each in its format, not committed
+  void AppendTempPaths(std::vector<std::string>* paths) const;
   Status Commit();
 
-private:
+ private:
   std::vector<OutputTarget> reports_;
 };
 
 // max_reject_ratio: the lines the parse stage did not accept (unparsed, invalid
 // UTF-8, oversized) over all it saw. Over the limit: kDataError naming the
 // ratio, the limit, the count and where the rejects are.
-Status CheckRejectRatio(const Plan &plan, const RunStats &stats);
+Status CheckRejectRatio(const Plan& plan, const RunStats& stats);
 
-} // namespace logpipe
+}  // namespace logpipe

@@ -50,21 +50,21 @@ struct PartTrailer {
   uint64_t shards = 0;
   uint64_t frames_bytes = 0;
   uint32_t frames_crc32 = 0;
-  RunStats stats; // the shard's counters, oversized lines and skipped inputs
+  RunStats stats;  // the shard's counters, oversized lines and skipped inputs
 };
 
 class PartWriter {
-public:
-  static Result<PartWriter> Create(const std::string &path);
+ public:
+  static Result<PartWriter> Create(const std::string& path);
 
   Status AddFrame(FrameKind kind, uint32_t index, std::string_view bytes);
   // Writes the trailer (frames_bytes and frames_crc32 filled in here) and
   // commits the file.
   Status Finish(PartTrailer trailer);
 
-  const std::string &temp_path() const { return file_.temp_path(); }
+  const std::string& temp_path() const { return file_.temp_path(); }
 
-private:
+ private:
   explicit PartWriter(AtomicFile file) : file_(std::move(file)) {}
 
   AtomicFile file_;
@@ -74,35 +74,33 @@ private:
 
 // Reads and checks `path`'s framing and trailer (not the frames' checksum:
 // PartReader does).
-Result<PartTrailer> ReadPartTrailer(const std::string &path);
+Result<PartTrailer> ReadPartTrailer(const std::string& path);
 
 // Streams the frames of a part whose trailer was read; the last Next() checks
 // their CRC-32.
 class PartReader {
-public:
-  static Result<PartReader> Open(const std::string &path,
-                                 const PartTrailer &trailer);
-  PartReader(PartReader &&other) noexcept;
-  PartReader(const PartReader &) = delete;
-  PartReader &operator=(const PartReader &) = delete;
+ public:
+  static Result<PartReader> Open(const std::string& path, const PartTrailer& trailer);
+  PartReader(PartReader&& other) noexcept;
+  PartReader(const PartReader&) = delete;
+  PartReader& operator=(const PartReader&) = delete;
   ~PartReader();
 
   // The next frame into *kind, *index, *bytes; false after the last one (its
   // CRC checked).
-  Result<bool> Next(FrameKind *kind, uint32_t *index, std::string *bytes);
+  Result<bool> Next(FrameKind* kind, uint32_t* index, std::string* bytes);
 
-private:
+ private:
   PartReader(std::string path, int fd, uint64_t frames_bytes, uint32_t crc)
-      : path_(std::move(path)), fd_(fd), frames_bytes_(frames_bytes),
-        expected_crc_(crc) {}
-  Status ReadExact(char *buf, size_t n);
+      : path_(std::move(path)), fd_(fd), frames_bytes_(frames_bytes), expected_crc_(crc) {}
+  Status ReadExact(char* buf, size_t n);
 
   std::string path_;
   int fd_ = -1;
   uint64_t frames_bytes_ = 0;
-  uint64_t pos_ = 0; // offset in the frames
+  uint64_t pos_ = 0;  // offset in the frames
   uint32_t expected_crc_ = 0;
   uint32_t crc_ = 0;
 };
 
-} // namespace logpipe
+}  // namespace logpipe

@@ -13,6 +13,6 @@ namespace logpipe {
 bool IsShardCommand(std::string_view arg);
 
 // argv[1] is the command.
-int RunShardCli(int argc, char **argv);
+int RunShardCli(int argc, char** argv);
 
-} // namespace logpipe
+}  // namespace logpipe

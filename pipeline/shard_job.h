@@ -43,22 +43,21 @@ struct PlanCommand {
   std::string config;
   std::vector<std::string> overrides;
   size_t shards = 0;
-  std::string out; // the plan file
+  std::string out;  // the plan file
 };
 
 struct PlanSummary {
   size_t inputs = 0;
   size_t shards = 0;
-  size_t cut_files = 0; // plain files cut into more than one piece
+  size_t cut_files = 0;  // plain files cut into more than one piece
   bool counted_lines = false;
 };
 
-Result<PlanSummary> RunPlan(const PlanCommand &command);
+Result<PlanSummary> RunPlan(const PlanCommand& command);
 
 // Test-only: with env LOGPIPE_TEST_CRASH_AT=map-before-commit, map SIGKILLs
 // itself after its shard is processed, before its part file is committed.
-Result<RunStats> RunMap(const std::string &plan_path, size_t shard,
-                        const std::string &out);
+Result<RunStats> RunMap(const std::string& plan_path, size_t shard, const std::string& out);
 
 struct ReduceSummary {
   std::string job;
@@ -67,7 +66,7 @@ struct ReduceSummary {
   RunStats stats;
 };
 
-Result<ReduceSummary> RunReduce(const std::string &plan_path,
-                                const std::vector<std::string> &parts);
+Result<ReduceSummary> RunReduce(const std::string& plan_path,
+                                const std::vector<std::string>& parts);
 
-} // namespace logpipe
+}  // namespace logpipe

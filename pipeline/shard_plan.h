@@ -46,28 +46,27 @@ namespace logpipe {
 constexpr int kShardPlanVersion = 1;
 
 struct PlannedInput {
-  std::string path; // as the single-machine run names it
-  bool url = false; // a URL: never cut, not checked for changes
+  std::string path;  // as the single-machine run names it
+  bool url = false;  // a URL: never cut, not checked for changes
   bool compressed = false;
-  uint64_t size = 0; // on disk
+  uint64_t size = 0;  // on disk
   int64_t mtime_ns = 0;
-  std::string fingerprint; // Hex64(Fnv1a64(first KiB, decompressed))
+  std::string fingerprint;  // Hex64(Fnv1a64(first KiB, decompressed))
 };
 
 struct ShardPiece {
-  size_t input = 0; // index in ShardPlan::inputs
-  InputRange range; // begin at a line start; end UINT64_MAX for a whole
-                    // compressed file / URL
+  size_t input = 0;  // index in ShardPlan::inputs
+  InputRange range;  // begin at a line start; end UINT64_MAX for a whole
+                     // compressed file / URL
 };
 
 struct ShardPlan {
-  std::string logpipe_version; // map and reduce must be the same version
-  std::string directory;       // absolute: where plan ran
-  std::string config_path;     // as given to plan (relative to `directory`)
-  std::vector<std::string>
-      overrides;             // --set KEY=VALUE, applied again by map and reduce
-  std::string config_hash;   // Hex64(Fnv1a64(the config file's bytes))
-  bool line_numbers = false; // every piece's first_line is exact
+  std::string logpipe_version;         // map and reduce must be the same version
+  std::string directory;               // absolute: where plan ran
+  std::string config_path;             // as given to plan (relative to `directory`)
+  std::vector<std::string> overrides;  // --set KEY=VALUE, applied again by map and reduce
+  std::string config_hash;             // Hex64(Fnv1a64(the config file's bytes))
+  bool line_numbers = false;           // every piece's first_line is exact
   std::vector<PlannedInput> inputs;
   std::vector<std::vector<ShardPiece>> shards;
 };
@@ -78,21 +77,18 @@ std::string ContentHash(std::string_view bytes);
 // Cuts `plan`'s inputs (expanded: `inputs`) into `shards` shards (see the top
 // comment). `config_path`, `overrides` and `config_bytes` are what the plan was
 // built from.
-Result<ShardPlan> MakeShardPlan(const Plan &plan,
-                                const std::vector<std::string> &inputs,
-                                size_t shards, const std::string &config_path,
-                                const std::vector<std::string> &overrides,
+Result<ShardPlan> MakeShardPlan(const Plan& plan, const std::vector<std::string>& inputs,
+                                size_t shards, const std::string& config_path,
+                                const std::vector<std::string>& overrides,
                                 std::string_view config_bytes);
 
-std::string EncodeShardPlan(const ShardPlan &plan);
+std::string EncodeShardPlan(const ShardPlan& plan);
 // `path` names the file in errors. Never crashes on any bytes.
-Result<ShardPlan> DecodeShardPlan(std::string_view bytes,
-                                  const std::string &path);
+Result<ShardPlan> DecodeShardPlan(std::string_view bytes, const std::string& path);
 
 // kDataError when an input of `which` (indices into plan.inputs; URLs skipped)
 // is missing or differs from its planned identity (size, mtime or first KiB),
 // naming it and what changed, and saying to plan again.
-Status CheckInputsUnchanged(const ShardPlan &plan,
-                            const std::vector<size_t> &which);
+Status CheckInputsUnchanged(const ShardPlan& plan, const std::vector<size_t>& which);
 
-} // namespace logpipe
+}  // namespace logpipe

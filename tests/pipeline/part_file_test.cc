@@ -17,7 +17,7 @@ struct Frame {
   FrameKind kind;
   uint32_t index;
   std::string bytes;
-  bool operator==(const Frame &o) const {
+  bool operator==(const Frame& o) const {
     return kind == o.kind && index == o.index && bytes == o.bytes;
   }
 };
@@ -36,40 +36,34 @@ PartTrailer Trailer() {
   return t;
 }
 
-std::string WritePart(const TempDir &dir, const std::vector<Frame> &frames) {
+std::string WritePart(const TempDir& dir, const std::vector<Frame>& frames) {
   const std::string path = dir.path() + "/part.lpp";
   Result<PartWriter> w = PartWriter::Create(path);
   EXPECT_TRUE(w.ok());
-  for (const Frame &f : frames)
-    EXPECT_TRUE(w->AddFrame(f.kind, f.index, f.bytes).ok());
+  for (const Frame& f : frames) EXPECT_TRUE(w->AddFrame(f.kind, f.index, f.bytes).ok());
   EXPECT_TRUE(w->Finish(Trailer()).ok());
   return path;
 }
 
 // Reads all frames; the status of the first failure, if any.
-Status ReadAll(const std::string &path, std::vector<Frame> *frames) {
+Status ReadAll(const std::string& path, std::vector<Frame>* frames) {
   Result<PartTrailer> t = ReadPartTrailer(path);
-  if (!t.ok())
-    return t.status();
+  if (!t.ok()) return t.status();
   Result<PartReader> r = PartReader::Open(path, *t);
-  if (!r.ok())
-    return r.status();
+  if (!r.ok()) return r.status();
   Frame f;
   for (;;) {
     Result<bool> more = r->Next(&f.kind, &f.index, &f.bytes);
-    if (!more.ok())
-      return more.status();
-    if (!*more)
-      return Status::Ok();
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
     frames->push_back(f);
   }
 }
 
-const std::vector<Frame> kFrames = {
-    {FrameKind::kRecords, 0, "{\"a\":1}\n"},
-    {FrameKind::kRejects, 0, "x.log:3: bad\n"},
-    {FrameKind::kRecords, 1, ""},
-    {FrameKind::kPartial, 1, std::string("\0\x01\xff", 3)}};
+const std::vector<Frame> kFrames = {{FrameKind::kRecords, 0, "{\"a\":1}\n"},
+                                    {FrameKind::kRejects, 0, "x.log:3: bad\n"},
+                                    {FrameKind::kRecords, 1, ""},
+                                    {FrameKind::kPartial, 1, std::string("\0\x01\xff", 3)}};
 
 TEST(PartFile, RoundTripsFramesAndTrailer) {
   TempDir dir;
@@ -101,15 +95,13 @@ TEST(PartFile, EveryFlippedByteIsDetected) {
     dir.Write("part.lpp", bad);
     std::vector<Frame> frames;
     Status s = ReadAll(path, &frames);
-    EXPECT_EQ(s.code(), StatusCode::kDataError)
-        << "byte " << i << " of " << good.size();
+    EXPECT_EQ(s.code(), StatusCode::kDataError) << "byte " << i << " of " << good.size();
     EXPECT_NE(s.message().find("part.lpp"), std::string::npos) << s.message();
   }
   for (size_t len : {size_t{0}, size_t{7}, good.size() / 2, good.size() - 1}) {
     dir.Write("part.lpp", good.substr(0, len));
     std::vector<Frame> frames;
-    EXPECT_EQ(ReadAll(path, &frames).code(), StatusCode::kDataError)
-        << "cut at " << len;
+    EXPECT_EQ(ReadAll(path, &frames).code(), StatusCode::kDataError) << "cut at " << len;
   }
 }
 
@@ -125,5 +117,5 @@ TEST(PartFile, AnUnfinishedWriterLeavesNoFile) {
   EXPECT_EQ(ReadAll(path, &frames).code(), StatusCode::kNoInput);
 }
 
-} // namespace
-} // namespace logpipe
+}  // namespace
+}  // namespace logpipe
