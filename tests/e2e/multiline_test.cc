@@ -170,7 +170,7 @@ TEST(Multiline, TraceLongerThanMaxLinesIsTruncatedAndCountedOnEveryModel) {
   }
   ASSERT_EQ(truncated, 32u);  // every trace is 8 or 13 lines with its WARN
   for (const std::string& model : kModels) {
-    for (const std::string& chunk : {"1", "4MiB"}) {
+    for (const char* chunk : {"1", "4MiB"}) {
       SCOPED_TRACE(model + " chunk_bytes=" + chunk);
       TempDir dir;
       CommandResult r = RunConfig(
