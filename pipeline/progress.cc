@@ -202,6 +202,7 @@ void ProgressMeter::Run() {
   while (!stop_) {
     cv_.wait_until(lock, next, [this] { return stop_ || inputs_changed_; });
     if (stop_) break;
+    ForkGuard no_fork_meanwhile;  // what follows allocates (pipeline/run_interrupt.h)
     if (inputs_changed_) {
       // Sizes are found here, not on the reading path (a stat and a 4-byte read per input).
       std::vector<std::string> names = inputs_;

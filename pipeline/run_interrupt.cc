@@ -20,7 +20,11 @@ namespace {
 std::atomic<int> g_signal{0};
 std::atomic<int> g_pipe_write{-1};
 std::atomic<int> g_lock_fd{-1};
+// Set by the watcher once it is running, just before it blocks in read() (see InterruptGuard).
+std::atomic<bool> g_watcher_ready{false};
 int g_pipe_read = -1;
+
+std::mutex g_fork_mu;  // the fork gate (ForkGuard, BlockRunSignals .. RestoreSignalMask)
 
 std::mutex g_mu;  // guards what follows
 std::condition_variable g_cv;
@@ -55,6 +59,7 @@ std::string InterruptedLine(int sig) {
 // forces the stop (see the header).
 void Watch(int read_fd) {
   char byte = 0;
+  g_watcher_ready.store(true, std::memory_order_release);
   for (;;) {
     const ssize_t n = read(read_fd, &byte, 1);
     if (n < 0 && errno == EINTR) continue;
@@ -98,8 +103,15 @@ InterruptGuard::InterruptGuard() {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
+  g_watcher_ready = false;
   g_watcher = std::thread(Watch, fds[0]);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // Wait until the watcher is parked in read(): the processes executor forks shards right
+  // after, and a thread still starting up may hold a lock of the memory allocator; a child
+  // forked then inherits it locked and hangs at its first allocation that needs it. glibc's
+  // malloc is locked around fork, but sanitizer allocators are not (a shard hung this way in
+  // an ASan CI run). Parked, the watcher allocates nothing until a signal arrives.
+  while (!g_watcher_ready.load(std::memory_order_acquire)) std::this_thread::yield();
 
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
@@ -177,6 +189,7 @@ void BlockRunSignals(sigset_t* old_mask) {
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, old_mask);
+  g_fork_mu.lock();  // released by RestoreSignalMask; the child never uses the gate
 }
 
 void InShardAfterFork(const sigset_t& old_mask) {
@@ -197,7 +210,11 @@ void InShardAfterFork(const sigset_t& old_mask) {
 }
 
 void RestoreSignalMask(const sigset_t& old_mask) {
+  g_fork_mu.unlock();
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 }
+
+ForkGuard::ForkGuard() { g_fork_mu.lock(); }
+ForkGuard::~ForkGuard() { g_fork_mu.unlock(); }
 
 }  // namespace logpipe

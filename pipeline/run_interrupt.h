@@ -70,8 +70,23 @@ void SetFdToCloseInShards(int fd);
 // and self-pipe descriptors, ignores SIGINT (a terminal's Ctrl-C goes to the whole process
 // group: the parent stops the shards), restores SIGTERM's default and the signal mask; in the
 // parent, RestoreSignalMask.
+// BlockRunSignals also takes the fork gate (below) until RestoreSignalMask.
 void BlockRunSignals(sigset_t* old_mask);
 void InShardAfterFork(const sigset_t& old_mask);
 void RestoreSignalMask(const sigset_t& old_mask);
+
+// The fork gate: a thread of the parent that allocates memory while shards may be forked (the
+// progress meter) holds a ForkGuard meanwhile, and no shard is forked while one is held. A
+// child forked while another thread is inside the memory allocator inherits the allocator's
+// lock held and hangs at its first allocation that needs it: glibc locks its malloc around
+// fork, but the sanitizers' allocators do not (a shard hung so in an ASan CI run). The
+// signal watcher needs none: InterruptGuard returns once it is parked in read().
+class ForkGuard {
+ public:
+  ForkGuard();
+  ~ForkGuard();
+  ForkGuard(const ForkGuard&) = delete;
+  ForkGuard& operator=(const ForkGuard&) = delete;
+};
 
 }  // namespace logpipe
