@@ -500,7 +500,6 @@ class AggPartial : public Partial {
   std::vector<HashTable> values;
 
   // Reused buffers (not state); sized by the largest batch, then never reallocated.
-  std::string key_buf;               // one key (Decode)
   std::string batch_keys;            // the group keys of a batch, back to back
   std::vector<uint32_t> key_ends;    // end of row j's key in batch_keys
   std::vector<uint64_t> hashes;      // hash of row j's key
@@ -1288,39 +1287,69 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
       }
     }
   }
+  // Value tables: reserved for their size up front (each value takes at least 3 bytes, which
+  // bounds a corrupt count), then read a window at a time and inserted with prefetches, as
+  // MergeInto does: a decoded partial is as large as a worker's, and a parent decodes it at the
+  // end of the run, when nothing else can overlap it.
+  constexpr uint64_t kWindow = 1024;
+  std::string window;           // the window's values, concatenated
+  std::vector<uint32_t> ends;   // end of value i in `window`
+  std::vector<uint32_t> group;  // group of value i
+  std::vector<uint64_t> count;  // count of value i
+  std::vector<uint64_t> hashes;
   for (size_t src = 0; src < impl.source_field.size(); ++src) {
     const FieldType type = impl.source_type[src];
     uint64_t nvalues = 0;
     if (!r.Varint(&nvalues)) return corrupt("truncated value table");
-    if (nvalues > bytes.size()) return corrupt("impossible value count");
+    if (nvalues > bytes.size() / 3) return corrupt("impossible value count");
     HashTable& t = p.values[src];
-    for (uint64_t i = 0; i < nvalues; ++i) {
-      uint64_t g = 0;
-      if (!r.Varint(&g) || g >= p.groups.size()) return corrupt("bad value group");
-      p.key_buf.clear();
-      const uint32_t g32 = static_cast<uint32_t>(g);
-      if (type == FieldType::kString) {
-        uint64_t len = 0;
-        std::string_view text;
-        if (!r.Varint(&len) || !r.Bytes(len, &text)) return corrupt("truncated value");
-        p.key_buf.append(text.data(), text.size());
-      } else if (type == FieldType::kFloat) {
-        uint64_t u = 0;
-        if (!r.Raw64(&u)) return corrupt("truncated value");
-        AppendRaw64(u, &p.key_buf);
-      } else {
-        uint64_t z = 0;
-        if (!r.Varint(&z)) return corrupt("truncated value");
-        AppendRaw64(static_cast<uint64_t>(UnZigZag(z)), &p.key_buf);
+    t.Reserve(nvalues);
+    for (uint64_t done = 0; done < nvalues;) {
+      const size_t n = static_cast<size_t>(std::min(kWindow, nvalues - done));
+      window.clear();
+      ends.resize(n);
+      group.resize(n);
+      count.resize(n);
+      hashes.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t g = 0;
+        if (!r.Varint(&g) || g >= p.groups.size()) return corrupt("bad value group");
+        group[i] = static_cast<uint32_t>(g);
+        if (type == FieldType::kString) {
+          uint64_t len = 0;
+          std::string_view text;
+          if (!r.Varint(&len) || !r.Bytes(len, &text)) return corrupt("truncated value");
+          window.append(text.data(), text.size());
+        } else if (type == FieldType::kFloat) {
+          uint64_t u = 0;
+          if (!r.Raw64(&u)) return corrupt("truncated value");
+          AppendRaw64(u, &window);
+        } else {
+          uint64_t z = 0;
+          if (!r.Varint(&z)) return corrupt("truncated value");
+          AppendRaw64(static_cast<uint64_t>(UnZigZag(z)), &window);
+        }
+        ends[i] = static_cast<uint32_t>(window.size());
+        if (!r.Varint(&count[i]) || count[i] == 0) return corrupt("bad value count");
       }
-      uint64_t count = 0;
-      if (!r.Varint(&count) || count == 0) return corrupt("bad value count");
-      bool inserted = false;
-      PayloadRef payload;
-      t.FindOrInsert(impl.ValuePrefix(&g32), p.key_buf, ValueHash(g32, p.key_buf), &inserted,
-                     &payload);
-      if (!inserted) return corrupt("duplicate value");
-      payload.Set(count);
+      auto value = [&](size_t i) {
+        const uint32_t begin = i == 0 ? 0 : ends[i - 1];
+        return std::string_view(window).substr(begin, ends[i] - begin);
+      };
+      for (size_t i = 0; i < n; ++i) hashes[i] = ValueHash(group[i], value(i));
+      bool duplicate = false;
+      PipelinedLookup(
+          t, n, hashes.data(),
+          [&](size_t i) { return std::make_pair(impl.ValuePrefix(&group[i]), value(i)); },
+          [&](size_t i, uint32_t, bool inserted, PayloadRef payload) {
+            if (inserted) {
+              payload.Set(count[i]);
+            } else {
+              duplicate = true;
+            }
+          });
+      if (duplicate) return corrupt("duplicate value");
+      done += n;
     }
   }
   if (!r.done()) return corrupt("trailing bytes");
