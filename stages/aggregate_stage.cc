@@ -1111,6 +1111,12 @@ void AggregateStage::Merge(Partial&& from_base, Partial& into_base) const {
 void AggregateStage::Encode(const Partial& base, std::string* out) const {
   const Impl& impl = *impl_;
   const AggPartial& p = static_cast<const AggPartial&>(base);
+  // Room for the value tables at once: their encoding (at most 25 bytes per value beside its
+  // bytes) is smaller than the tables (48), and growing a string of tens of MiB by doubling
+  // copies it and faults in fresh pages each time, at the end of a shard's run.
+  size_t bound = 0;
+  for (const HashTable& t : p.values) bound += t.MemoryBytes();
+  out->reserve(out->size() + bound);
   out->append(kMagic, 4);
   out->push_back(static_cast<char>(kFormatVersion));
   // Shape of the stage, so a partial from another config is refused.
