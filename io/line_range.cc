@@ -17,12 +17,21 @@ constexpr size_t kScanBlock = size_t{64} << 10;
 }  // namespace
 
 std::vector<LineRange> SplitRegion(const InputRegion& region, uint64_t range_bytes) {
+  return SplitRegionTapered(region, range_bytes, range_bytes, 0);
+}
+
+std::vector<LineRange> SplitRegionTapered(const InputRegion& region, uint64_t range_bytes,
+                                          uint64_t min_range_bytes, uint64_t taper) {
   std::vector<LineRange> out;
   range_bytes = std::max<uint64_t>(range_bytes, 1);
+  min_range_bytes = std::clamp<uint64_t>(min_range_bytes, 1, range_bytes);
   for (uint64_t b = region.begin; b < region.end;) {
+    const uint64_t left = region.end - b;
+    uint64_t size = range_bytes;
+    if (taper > 0) size = std::clamp<uint64_t>(left / taper, min_range_bytes, range_bytes);
     LineRange r;
     r.begin = b;
-    r.end = region.end - b > range_bytes ? b + range_bytes : region.end;
+    r.end = left > size ? b + size : region.end;
     r.limit = region.end;
     r.begin_is_line_start = b == region.begin;
     r.first_line = b == region.begin ? region.first_line : 0;

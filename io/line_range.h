@@ -38,7 +38,7 @@ struct InputRegion {
 struct LineRange {
   uint64_t begin = 0;  // the range owns the lines whose first byte is in [begin, end)
   uint64_t end = 0;
-  uint64_t limit = 0;  // the region's end: nothing at or past it is read
+  uint64_t limit = 0;                // the region's end: nothing at or past it is read
   bool begin_is_line_start = false;  // begin is the region's begin (a known line start)
   uint64_t first_line = 0;  // line number at begin when known (the region's first range), else 0
 };
@@ -46,6 +46,14 @@ struct LineRange {
 // Cuts `region` into consecutive ranges of `range_bytes` (>= 1) each, the last one shorter.
 // An empty region gives no range.
 std::vector<LineRange> SplitRegion(const InputRegion& region, uint64_t range_bytes);
+
+// The same, tapered for workers that take the ranges in turn: a range is at most 1/`taper` of
+// the bytes left in the region, but no smaller than `min_range_bytes` (nor larger than
+// `range_bytes`). Ranges start at `range_bytes` and shrink towards the region's end, so the
+// workers finish within about `min_range_bytes` of each other rather than a whole range.
+// taper 0 (or min_range_bytes >= range_bytes) is SplitRegion.
+std::vector<LineRange> SplitRegionTapered(const InputRegion& region, uint64_t range_bytes,
+                                          uint64_t min_range_bytes, uint64_t taper);
 
 // A ByteSource over the lines a LineRange owns, read with pread from `fd` (not owned; it must
 // stay open while the source is used). Call Start() once before Read().
@@ -70,7 +78,7 @@ class LineRangeSource : public ByteSource {
   int fd_;
   LineRange range_;
   uint64_t start_ = 0;
-  uint64_t pos_ = 0;         // next file offset to read
+  uint64_t pos_ = 0;  // next file offset to read
   bool last_was_newline_ = false;
   bool done_ = false;
 };

@@ -1218,7 +1218,11 @@ class ProcessesRun {
         region.begin = std::min(input.begin, size);
         region.end = std::min(input.end, size);
         region.first_line = input.first_line;
-        ranges_ = SplitRegion(region, range_bytes);
+        // Tapered: the last ranges shrink to a chunk, so that the shards finish together
+        // (with 16 MiB ranges, one shard was often still on its last one 15-30 ms after the
+        // other had finished).
+        ranges_ = SplitRegionTapered(region, range_bytes, plan_.chunker.chunk_bytes,
+                                     2 * static_cast<uint64_t>(shards_.size()));
         range_pos_ = 0;
         range_input_ = next_input_++;
         continue;

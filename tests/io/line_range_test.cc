@@ -69,6 +69,47 @@ TEST(SplitRegion, CoversTheRegionInOrder) {
   EXPECT_EQ(SplitRegion({0, 3, 1}, 0).size(), 3u);  // 0 is taken as 1
 }
 
+// Tapered ranges tile the region in order, never grow, stay within [min, max] (the last one
+// may be shorter), and shrink to the minimum once a range would be more than 1/taper of what
+// is left. Checked against the rule computed by hand for one region.
+TEST(SplitRegionTapered, ShrinksTowardsTheEndAndTilesTheRegion) {
+  // 100 bytes, ranges of at most 16 and at least 4, taper 4; left/4 with what is left:
+  // 100/4 -> 16, 84/4 -> 16, 68/4 -> 16, 52/4 = 13, 39/4 = 9, 30/4 = 7, 23/4 = 5, 18/4 = 4,
+  // then the minimum 4 (14, 10 and 6 left), and the last 2 bytes.
+  std::vector<LineRange> ranges = SplitRegionTapered({0, 100, 1}, 16, 4, 4);
+  std::vector<uint64_t> sizes;
+  for (const LineRange& r : ranges) sizes.push_back(r.end - r.begin);
+  EXPECT_EQ(sizes, (std::vector<uint64_t>{16, 16, 16, 13, 9, 7, 5, 4, 4, 4, 4, 2}));
+  for (uint64_t begin : {0, 3, 977}) {
+    for (uint64_t len : {0, 1, 5, 64, 1000, 4097}) {
+      for (uint64_t taper : {0, 1, 2, 4, 64}) {
+        const InputRegion region{begin, begin + len, 9};
+        std::vector<LineRange> got = SplitRegionTapered(region, 64, 8, taper);
+        uint64_t at = region.begin;
+        for (size_t i = 0; i < got.size(); ++i) {
+          const uint64_t size = got[i].end - got[i].begin;
+          EXPECT_EQ(got[i].begin, at);
+          EXPECT_EQ(got[i].limit, region.end);
+          EXPECT_EQ(got[i].begin_is_line_start, i == 0);
+          EXPECT_EQ(got[i].first_line, i == 0 ? 9u : 0u);
+          EXPECT_LE(size, 64u);
+          if (i + 1 < got.size()) {
+            EXPECT_GE(size, 8u);
+          }
+          if (i > 0) {
+            EXPECT_LE(size, got[i - 1].end - got[i - 1].begin);
+          }
+          at = got[i].end;
+        }
+        EXPECT_EQ(at, region.end) << "begin " << begin << " len " << len << " taper " << taper;
+        if (taper == 0) {
+          EXPECT_EQ(got.size(), SplitRegion(region, 64).size());
+        }
+      }
+    }
+  }
+}
+
 // Every way of cutting a file into ranges gives each line to exactly one range, whole, in
 // order: lines straddling boundaries, boundaries exactly after a '\n', a line longer than
 // several ranges, CRLF, NUL bytes, empty lines, and a last line without '\n'.
