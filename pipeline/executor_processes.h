@@ -17,7 +17,8 @@
 //
 // Range mode (the default): the parent never reads a plain file. It cuts the file's bytes
 // [0, size at the start of the run) into ranges of max(chunk_bytes, size / (workers x 32))
-// bytes (io/line_range.h: a range owns the lines whose first byte is in it) and hands each
+// bytes, the last ones tapering down to chunk_bytes so the shards finish together
+// (io/line_range.h: a range owns the lines whose first byte is in it) and hands each
 // range to an idle shard, which reads it with pread, cuts it into chunks with the plan's
 // Chunker (chunk_bytes, max_line_bytes and oversized lines as usual; a line over a range
 // boundary belongs to the range it starts in), and sends one result per chunk, then the
