@@ -6,7 +6,8 @@
 // and this stream still takes them strictly in input order, so results never depend on the
 // order transfers finish in.
 //
-// Thread-safety: none; one reader (the executor's reading thread) calls Next().
+// Thread-safety: none; one reader at a time calls Next() (serial: the one thread; threads: the
+//   first segment's workers in turn, under a lock; tbb: its serial input filter).
 // Cost: one Chunker's buffers, plus the prefetcher's bounded buffers.
 // Errors: the first open or read failure, naming the input (kNoInput, kIoError, kDataError,
 //   kUnavailable for a failed download). With on_fetch_error: skip, a URL input that fails is
