@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -498,6 +499,16 @@ class AggPartial : public Partial {
   std::vector<MetricState> metrics;
   // Per value source: (4-byte group id + value bytes) -> occurrences (the entry payload).
   std::vector<HashTable> values;
+  // Value tables of partials merged into this one but kept apart: only for sources that
+  // nothing but top(f, k) reads, whose Finish finds the exact top k across several tables
+  // (TopAcrossParts) at a fraction of the cost of folding each into `values`, the largest
+  // merge at the end of a run. A part's `values` has an entry per source (empty for the
+  // others); `remap` maps its group ids to ours. Encode folds them first (FoldParts).
+  struct Part {
+    std::vector<HashTable> values;
+    std::vector<uint32_t> remap;
+  };
+  std::vector<Part> parts;
 
   // Reused buffers (not state); sized by the largest batch, then never reallocated.
   std::string batch_keys;            // the group keys of a batch, back to back
@@ -513,6 +524,7 @@ class AggPartial : public Partial {
     rows.swap(o.rows);
     metrics.swap(o.metrics);
     values.swap(o.values);
+    parts.swap(o.parts);
   }
 };
 
@@ -536,6 +548,29 @@ void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt k
   }
 }
 
+// The value bytes of a value-table key as display text.
+void AppendValueText(FieldType type, std::string_view value, std::string* out) {
+  if (type == FieldType::kString) {
+    out->append(value.data(), value.size());
+    return;
+  }
+  uint64_t u;
+  std::memcpy(&u, value.data(), 8);
+  switch (type) {
+    case FieldType::kInt:
+      AppendIntText(static_cast<int64_t>(u), out);
+      break;
+    case FieldType::kTime:
+      AppendIsoTime(static_cast<int64_t>(u), out);
+      break;
+    case FieldType::kFloat:
+      AppendFloatText(BitsFloat(u), out);
+      break;
+    case FieldType::kString:
+      break;
+  }
+}
+
 }  // namespace
 
 struct AggregateStage::Impl {
@@ -543,6 +578,7 @@ struct AggregateStage::Impl {
   std::vector<MetricPlan> metrics;
   std::vector<size_t> source_field;  // value source -> schema field
   std::vector<FieldType> source_type;
+  std::vector<uint8_t> source_top_only;  // read by top(f, k) metrics only: may be kept apart
 
   // Appends the composite group key of `row` to `out`: per key a presence byte, then 8 bytes
   // (int, time or its bucket, canonical float) or a 4-byte length and the bytes (string).
@@ -831,30 +867,205 @@ struct AggregateStage::Impl {
         }
       }
     }
-    // Value tables: hashed a window at a time, then looked up with prefetches (each lookup
-    // in a large table is a cache miss).
-    constexpr uint32_t kWindow = 1024;
+    // Value tables: parts `from` kept apart stay apart, renumbered to our groups; the tables
+    // of top-only sources become one more part; the others are folded in. At most
+    // kMaxPartsApart parts: past that, everything is folded, so that merging many partials
+    // one after the other (a cluster reduce) does not hold all of their tables at once.
+    constexpr size_t kMaxPartsApart = 3;
+    const bool keep_apart = into.parts.size() + from.parts.size() < kMaxPartsApart;
+    for (AggPartial::Part& part : from.parts) {
+      for (uint32_t& g : part.remap) g = into.remap[g];
+      if (keep_apart) {
+        into.parts.push_back(std::move(part));
+        continue;
+      }
+      for (size_t src = 0; src < part.values.size(); ++src) {
+        if (part.values[src].size() != 0) FoldValues(part.values[src], part.remap, src, into);
+      }
+    }
+    from.parts.clear();
+    AggPartial::Part kept;
     for (size_t src = 0; src < from.values.size(); ++src) {
       HashTable& ft = from.values[src];
-      HashTable& it = into.values[src];
-      it.Reserve(std::max(it.size(), ft.size()));
-      into.hashes.resize(std::min<size_t>(ft.size(), kWindow));
-      ft.ConsumeInIdOrder(kWindow, [&](uint32_t first, uint32_t n) {
-        for (uint32_t i = 0; i < n; ++i) {
-          const std::string_view key = ft.key(first + i);
-          into.hashes[i] = ValueHash(into.remap[ValueGroup(key)], ValueBytes(key));
-        }
-        PipelinedLookup(
-            it, n, into.hashes.data(),
-            [&](size_t i) {
-              const std::string_view key = ft.key(static_cast<uint32_t>(first + i));
-              return std::make_pair(ValuePrefix(&into.remap[ValueGroup(key)]), ValueBytes(key));
-            },
-            [&](size_t i, uint32_t, bool, PayloadRef count) {
-              count.Add(ft.payload(static_cast<uint32_t>(first + i)));
-            });
-      });
+      if (!source_top_only[src] || !keep_apart) {
+        FoldValues(ft, into.remap, src, into);
+      } else if (ft.size() != 0) {
+        kept.values.resize(from.values.size());
+        kept.values[src].Swap(ft);
+      }
     }
+    if (!kept.values.empty()) {
+      kept.remap = into.remap;
+      into.parts.push_back(std::move(kept));
+    }
+  }
+
+  // Folds value table `ft` of source `src`, whose group ids `remap` maps to those of `into`,
+  // into into.values[src], consuming it. Hashed a window at a time, then looked up with
+  // prefetches (each lookup in a large table is a cache miss).
+  void FoldValues(HashTable& ft, const std::vector<uint32_t>& remap, size_t src,
+                  AggPartial& into) const {
+    constexpr uint32_t kWindow = 1024;
+    HashTable& it = into.values[src];
+    it.Reserve(std::max(it.size(), ft.size()));
+    into.hashes.resize(std::min<size_t>(ft.size(), kWindow));
+    ft.ConsumeInIdOrder(kWindow, [&](uint32_t first, uint32_t n) {
+      for (uint32_t i = 0; i < n; ++i) {
+        const std::string_view key = ft.key(first + i);
+        into.hashes[i] = ValueHash(remap[ValueGroup(key)], ValueBytes(key));
+      }
+      PipelinedLookup(
+          it, n, into.hashes.data(),
+          [&](size_t i) {
+            const std::string_view key = ft.key(static_cast<uint32_t>(first + i));
+            return std::make_pair(ValuePrefix(&remap[ValueGroup(key)]), ValueBytes(key));
+          },
+          [&](size_t i, uint32_t, bool, PayloadRef count) {
+            count.Add(ft.payload(static_cast<uint32_t>(first + i)));
+          });
+    });
+  }
+
+  // top(f, k) of metric `m` for each of the `ngroups` groups, across p.values[m.source] and
+  // the tables p.parts keeps apart, without folding them into one. Exact by a threshold
+  // argument: with n tables and T the k-th largest total among some candidate values of a
+  // group (0 with fewer than k), a value whose count is below T / n in every table totals
+  // below T, so k candidates beat it. Candidates: each table's k largest counts per group,
+  // then every value with count * n >= T in some table; a candidate's total is a lookup in
+  // each table. Cost: two scans of each table, front to back, and n lookups per candidate,
+  // where folding inserts every value of every part. Returns false, having changed nothing,
+  // when the counts are so flat that the candidates would cost more than folding.
+  bool TopAcrossParts(const AggPartial& p, const MetricPlan& m, uint32_t ngroups,
+                      std::vector<std::vector<std::pair<std::string, uint64_t>>>* out) const {
+    constexpr uint32_t kNone = 0xffffffffu;
+    const size_t src = static_cast<size_t>(m.source);
+    struct Source {
+      const HashTable* table;
+      const std::vector<uint32_t>* remap;  // its group id -> ours; nullptr: ours
+      std::vector<uint32_t> own;           // our group id -> its id (kNone); with remap only
+    };
+    std::vector<Source> tables;
+    if (p.values[src].size() != 0) tables.push_back({&p.values[src], nullptr, {}});
+    size_t entries = p.values[src].size();
+    for (const AggPartial::Part& part : p.parts) {
+      if (src >= part.values.size() || part.values[src].size() == 0) continue;
+      Source t{&part.values[src], &part.remap, std::vector<uint32_t>(ngroups, kNone)};
+      for (uint32_t g = 0; g < part.remap.size(); ++g) t.own[part.remap[g]] = g;
+      tables.push_back(std::move(t));
+      entries += part.values[src].size();
+    }
+    const uint64_t n = tables.size();
+    const uint64_t k = static_cast<uint64_t>(m.k);
+    auto group_of = [&](const Source& t, uint32_t id) {
+      const uint32_t g = ValueGroup(t.table->key(id));
+      return t.remap == nullptr ? g : (*t.remap)[g];
+    };
+
+    // Candidates: (our group id, value) -> total count.
+    HashTable candidates;
+    auto add_candidate = [&](uint32_t g, std::string_view value) {
+      bool inserted = false;
+      PayloadRef total;
+      candidates.FindOrInsert(GroupBytes(&g), value, ValueHash(g, value), &inserted, &total);
+      if (!inserted) return;
+      uint64_t sum = 0;
+      for (const Source& t : tables) {
+        const uint32_t tg = t.remap == nullptr ? g : t.own[g];
+        if (tg == kNone) continue;
+        const uint32_t id = t.table->Find(ValuePrefix(&tg), value, ValueHash(tg, value));
+        if (id != HashTable::kNotFound) sum += t.table->payload(id);
+      }
+      total.Set(sum);
+    };
+
+    // 1. Each table's k largest counts per group (min-heaps of count, id).
+    std::vector<std::vector<std::pair<uint64_t, uint32_t>>> heaps(ngroups);
+    auto smaller_on_top = [](const auto& a, const auto& b) { return a.first > b.first; };
+    for (const Source& t : tables) {
+      for (auto& h : heaps) h.clear();
+      const uint32_t size = static_cast<uint32_t>(t.table->size());
+      for (uint32_t id = 0; id < size; ++id) {
+        const uint64_t c = t.table->payload(id);
+        auto& h = heaps[group_of(t, id)];
+        if (h.size() < k) {
+          h.emplace_back(c, id);
+          std::push_heap(h.begin(), h.end(), smaller_on_top);
+        } else if (c > h.front().first) {
+          std::pop_heap(h.begin(), h.end(), smaller_on_top);
+          h.back() = {c, id};
+          std::push_heap(h.begin(), h.end(), smaller_on_top);
+        }
+      }
+      for (uint32_t g = 0; g < ngroups; ++g) {
+        for (const auto& [c, id] : heaps[g]) add_candidate(g, ValueBytes(t.table->key(id)));
+      }
+    }
+    // 2. The threshold of each group: the k-th largest candidate total.
+    auto group_of_candidate = [](std::string_view key) {
+      uint32_t g;
+      std::memcpy(&g, key.data(), 4);
+      return g;
+    };
+    std::vector<std::vector<uint64_t>> totals(ngroups);
+    for (uint32_t c = 0; c < candidates.size(); ++c) {
+      totals[group_of_candidate(candidates.key(c))].push_back(candidates.payload(c));
+    }
+    std::vector<uint64_t> threshold(ngroups, 0);
+    for (uint32_t g = 0; g < ngroups; ++g) {
+      std::vector<uint64_t>& v = totals[g];
+      if (v.size() < k) continue;
+      std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(k - 1), v.end(),
+                       std::greater<uint64_t>());
+      threshold[g] = v[k - 1];
+    }
+    // 3. Every value that could reach a threshold, unless looking each up in n tables would
+    // cost more than inserting the values of the parts into one table (a floor keeps small
+    // inputs, where either is cheap, on this path).
+    constexpr size_t kAlwaysAffordable = 1024;
+    const size_t limit = std::max(entries / (n + 1), kAlwaysAffordable);
+    std::vector<std::pair<uint32_t, uint32_t>> reach;  // (table, id)
+    for (uint32_t ti = 0; ti < n; ++ti) {
+      const Source& t = tables[ti];
+      const uint32_t size = static_cast<uint32_t>(t.table->size());
+      for (uint32_t id = 0; id < size; ++id) {
+        const unsigned __int128 c = t.table->payload(id);
+        if (c * n < threshold[group_of(t, id)]) continue;
+        if (reach.size() == limit) return false;
+        reach.emplace_back(ti, id);
+      }
+    }
+    for (const auto& [ti, id] : reach) {
+      const Source& t = tables[ti];
+      add_candidate(group_of(t, id), ValueBytes(t.table->key(id)));
+    }
+    // 4. The k best candidates of each group, by total desc, then text bytewise asc.
+    std::vector<std::vector<std::pair<std::string, uint64_t>>> by_group(ngroups);
+    for (uint32_t c = 0; c < candidates.size(); ++c) {
+      const std::string_view key = candidates.key(c);
+      std::string text;
+      AppendValueText(m.type, key.substr(4), &text);
+      by_group[group_of_candidate(key)].emplace_back(std::move(text), candidates.payload(c));
+    }
+    for (auto& list : by_group) {
+      const size_t keep = static_cast<size_t>(std::min<uint64_t>(k, list.size()));
+      std::partial_sort(list.begin(), list.begin() + static_cast<ptrdiff_t>(keep), list.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.second != b.second ? a.second > b.second : a.first < b.first;
+                        });
+      list.resize(keep);
+    }
+    *out = std::move(by_group);
+    return true;
+  }
+
+  // Folds every part kept apart into p.values.
+  void FoldParts(AggPartial& p) const {
+    for (AggPartial::Part& part : p.parts) {
+      for (size_t src = 0; src < part.values.size(); ++src) {
+        if (part.values[src].size() != 0) FoldValues(part.values[src], part.remap, src, p);
+      }
+    }
+    p.parts.clear();
   }
 };
 
@@ -1003,6 +1214,10 @@ Result<std::unique_ptr<AggregateStage>> AggregateStage::Create(std::vector<Group
     LOGPIPE_RETURN_IF_ERROR(add_column(m.name));
     impl.metrics.push_back(std::move(plan));
   }
+  impl.source_top_only.assign(impl.source_field.size(), 1);
+  for (const MetricPlan& m : impl.metrics) {
+    if (m.source >= 0 && m.kind != Kind::kTop) impl.source_top_only[m.source] = 0;
+  }
   return stage;
 }
 
@@ -1108,9 +1323,10 @@ void AggregateStage::Merge(Partial&& from_base, Partial& into_base) const {
   for (HashTable& t : from.values) t.Clear();
 }
 
-void AggregateStage::Encode(const Partial& base, std::string* out) const {
+void AggregateStage::Encode(Partial& base, std::string* out) const {
   const Impl& impl = *impl_;
-  const AggPartial& p = static_cast<const AggPartial&>(base);
+  AggPartial& p = static_cast<AggPartial&>(base);
+  impl.FoldParts(p);  // the format has one table per source
   // Room for the value tables at once: their encoding (at most 25 bytes per value beside its
   // bytes) is smaller than the tables (48), and growing a string of tens of MiB by doubling
   // copies it and faults in fresh pages each time, at the end of a shard's run.
@@ -1365,29 +1581,6 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
 
 namespace {
 
-// The value bytes of a value-table key as display text.
-void AppendValueText(FieldType type, std::string_view value, std::string* out) {
-  if (type == FieldType::kString) {
-    out->append(value.data(), value.size());
-    return;
-  }
-  uint64_t u;
-  std::memcpy(&u, value.data(), 8);
-  switch (type) {
-    case FieldType::kInt:
-      AppendIntText(static_cast<int64_t>(u), out);
-      break;
-    case FieldType::kTime:
-      AppendIsoTime(static_cast<int64_t>(u), out);
-      break;
-    case FieldType::kFloat:
-      AppendFloatText(BitsFloat(u), out);
-      break;
-    case FieldType::kString:
-      break;
-  }
-}
-
 int CompareCells(const Cell& a, const Cell& b) {
   if (a.kind == Cell::Kind::kNull || b.kind == Cell::Kind::kNull) {
     return (a.kind != Cell::Kind::kNull) - (b.kind != Cell::Kind::kNull);
@@ -1418,6 +1611,21 @@ Table AggregateStage::Finish(Partial&& all_base) const {
     impl.NewGroup(p);
   }
   const uint32_t ngroups = static_cast<uint32_t>(p.groups.size());
+  // top(f, k) over value tables kept apart: found across them (then top_across[metric][group]
+  // holds the list), or, where that would cost more, after folding them.
+  std::vector<std::vector<std::vector<std::pair<std::string, uint64_t>>>> top_across;
+  if (!p.parts.empty()) {
+    top_across.resize(impl.metrics.size());
+    for (size_t mi = 0; mi < impl.metrics.size(); ++mi) {
+      const MetricPlan& m = impl.metrics[mi];
+      if (m.kind != Kind::kTop || !impl.source_top_only[m.source]) continue;
+      if (!impl.TopAcrossParts(p, m, ngroups, &top_across[mi])) {
+        top_across.clear();
+        impl.FoldParts(p);
+        break;
+      }
+    }
+  }
   Table table;
   for (const KeyPlan& k : impl.keys) table.columns.push_back(k.label);
   for (const MetricPlan& m : impl.metrics) table.columns.push_back(m.name);
@@ -1518,6 +1726,13 @@ Table AggregateStage::Finish(Partial&& all_base) const {
           break;
         }
         case Kind::kTop: {
+          if (!top_across.empty() && !top_across[mi].empty()) {
+            Cell cell;
+            cell.kind = Cell::Kind::kTop;
+            cell.top = std::move(top_across[mi][g]);
+            row.push_back(std::move(cell));
+            break;
+          }
           // The k best entries by (count desc, value text bytewise asc), selected with a
           // heap of k ids (worst on top): no per-entry copies. A string's text is its bytes;
           // other types are formatted, into two reused buffers, only to break count ties.

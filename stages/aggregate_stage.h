@@ -45,6 +45,11 @@
 //   Add allocates nothing for groups and values already seen once a batch of that size has
 //   been added. distinct/top/pNN keep every distinct (group, value) pair: memory grows with
 //   their number; the _approx metrics keep a bounded sketch per group instead.
+//   Merge folds value tables into one, except those of fields that only top(f, k) reads:
+//   it keeps up to three apart (moved, not copied), and Finish finds the exact top k across them
+//   from each one's top k and a threshold, with a few lookups per candidate, instead of
+//   inserting every value of every worker's table into one at the end of a run (Encode
+//   folds them first; so does Finish when the counts are too flat for the threshold to cut).
 // Errors: Create returns kConfig naming an unknown field, a wrong type (sum of a string),
 //   a malformed expression or a column name used twice; Decode returns kDataError for
 //   corrupt, truncated or foreign bytes, and then leaves `into` unchanged.
@@ -107,8 +112,8 @@ class AggregateStage : public Aggregate {
   void Add(const RecordBatch& batch, Partial& into) const override;
   void Merge(Partial&& from, Partial& into) const override;
   // Appends a compact, versioned byte form of `p` (varints; the stage's shape is included so
-  // bytes from another config are refused).
-  void Encode(const Partial& p, std::string* out) const override;
+  // bytes from another config are refused). Folds the value tables Merge kept apart first.
+  void Encode(Partial& p, std::string* out) const override;
   // Folds the partial encoded in `bytes` into `*into` (which may already hold data).
   Status Decode(std::string_view bytes, Partial* into) const override;
   Table Finish(Partial&& all) const override;

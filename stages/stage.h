@@ -53,8 +53,9 @@ class Aggregate {
   virtual void Add(const RecordBatch& batch, Partial& into) const = 0;
   // Folds `from` into `into`. Associative and commutative.
   virtual void Merge(Partial&& from, Partial& into) const = 0;
-  // Byte encoding for process shards and cluster shards.
-  virtual void Encode(const Partial& p, std::string* out) const = 0;
+  // Byte encoding for process shards and cluster shards. May first reorganise `p` (fold state
+  // a Merge kept apart); what it holds, and what Finish returns for it, do not change.
+  virtual void Encode(Partial& p, std::string* out) const = 0;
   virtual Status Decode(std::string_view bytes, Partial* into) const = 0;
   // The result table, rows in a deterministic order. Called once, single-threaded.
   virtual Table Finish(Partial&& all) const = 0;
