@@ -144,6 +144,11 @@ class RecvBuffer {
     if (begin_ == end_) begin_ = end_ = 0;
   }
   void Clear() { begin_ = end_ = 0; }
+  // Hands over the storage, which data() views point into; the buffer is then empty.
+  std::unique_ptr<char[]> Release() {
+    begin_ = end_ = cap_ = 0;
+    return std::move(buf_);
+  }
 
  private:
   std::unique_ptr<char[]> buf_;
@@ -653,8 +658,11 @@ struct Shard {
   std::string out;                    // requests not yet written
   size_t out_pos = 0;
   RecvBuffer in;
-  std::vector<std::string> partial_bytes;  // as received, decoded at the end (DecodePartials)
-  pid_t partials_pid = -1;                 // the process that sent them, for messages
+  // Its partials as received, decoded at the end (DecodePartials): views into the receive
+  // buffer's storage, which the shard hands over with its last reply.
+  std::vector<std::string_view> partial_bytes;
+  std::unique_ptr<char[]> partials_frame;
+  pid_t partials_pid = -1;  // the process that sent them, for messages
   std::vector<std::unique_ptr<Partial>> partials;
   Death first_death;  // how its first process died, for the final message
 };
@@ -756,6 +764,7 @@ class ProcessesRun {
     ScopedSpan span(parent_, SpanKind::kMerge);
     LOGPIPE_RETURN_IF_ERROR(DecodePartials());
     MergePartialsInShardOrder();
+    ReapFinished();
     return Status::Ok();
   }
 
@@ -817,6 +826,20 @@ class ProcessesRun {
     s.fd = sv[0];
     ++stats_.shards_started;
     return Status::Ok();
+  }
+
+  // Waits for the shards that sent their partials and are exiting (_exit right after).
+  void ReapFinished() {
+    for (Shard& s : shards_) {
+      if (s.fd >= 0) close(s.fd);
+      s.fd = -1;
+      if (s.pid > 0) {
+        UnregisterShard(s.pid);
+        int status = 0;
+        Reap(s.pid, &status);  // its status does not matter: its work has arrived
+      }
+      s.pid = -1;
+    }
   }
 
   void KillAll() {
@@ -966,6 +989,12 @@ class ProcessesRun {
       if (len > kMaxReplyBytes) return ProtocolError(s, "a malformed reply");
       if (d.size() - kReplyHeader < len) return Status::Ok();
       Status st = HandleReply(s, type, d.substr(kReplyHeader, len));
+      if (st.ok() && type == kReplyPartials) {
+        // The last reply: its bytes stay where they are, for partial_bytes (tens of MiB, not
+        // copied at the end of the run).
+        s.partials_frame = s.in.Release();
+        return st;
+      }
       s.in.Consume(kReplyHeader + len);
       LOGPIPE_RETURN_IF_ERROR(st);
     }
@@ -1031,7 +1060,7 @@ class ProcessesRun {
       for (size_t a = 0; a < plan_.aggregates.size(); ++a) {
         std::string_view bytes;
         if (!GetBytes(&in, &bytes)) return ProtocolError(s, "truncated aggregate partials");
-        s.partial_bytes.emplace_back(bytes);
+        s.partial_bytes.push_back(bytes);
       }
       s.partials_pid = s.pid;
       RunTrace::Track* track = result_->trace.NewTrack(
@@ -1296,7 +1325,9 @@ class ProcessesRun {
       if (reading_done && next_deliver_ == chunks_read) {
         if (!read_status.ok()) return read_status;
         bool all_done = true;
-        for (const Shard& s : shards_) all_done = all_done && s.finished && s.pid < 0;
+        // Not waiting for the shards to exit: tearing down a shard's memory takes the kernel
+        // milliseconds, which the decoding of the partials can overlap (ReapFinished).
+        for (const Shard& s : shards_) all_done = all_done && s.finished;
         if (all_done) return Status::Ok();
       }
 
@@ -1331,7 +1362,8 @@ class ProcessesRun {
   }
 
   // Decodes every shard's partial bytes, one thread per shard after the first (every shard has
-  // exited by now, so no fork can copy these threads; each decodes into its own Partials).
+  // sent its partials by now, so nothing is retried and no fork can copy these threads; each
+  // decodes into its own Partials).
   Status DecodePartials() {
     std::vector<Status> errors(shards_.size());
     auto decode = [this, &errors](size_t i) {
@@ -1339,13 +1371,14 @@ class ProcessesRun {
       for (size_t a = 0; a < s.partial_bytes.size(); ++a) {
         std::unique_ptr<Partial> p = plan_.aggregates[a]->NewPartial();
         Status st = plan_.aggregates[a]->Decode(s.partial_bytes[a], p.get());
-        std::string().swap(s.partial_bytes[a]);
         if (!st.ok()) {
           errors[i] = st;
           return;
         }
         s.partials.push_back(std::move(p));
       }
+      s.partial_bytes.clear();
+      s.partials_frame.reset();
     };
     std::vector<std::thread> threads;
     for (size_t i = 1; i < shards_.size(); ++i) threads.emplace_back(decode, i);
