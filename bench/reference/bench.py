@@ -63,6 +63,17 @@ def loadavg():
     return list(os.getloadavg())
 
 
+def cpu_ticks():
+    """(busy, steal) clock ticks of the whole machine so far, from /proc/stat; None if unknown."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...
+    return v[0] + v[1] + v[2] + v[5] + v[6], (v[7] if len(v) > 7 else 0)
+
+
 def median(xs):
     return statistics.median(xs) if xs else None
 
@@ -74,6 +85,7 @@ def run_once(argv, cwd, env, out_path, err_path):
     null_fd = os.open(os.devnull, os.O_RDONLY)
     sys.stdout.flush()
     sys.stderr.flush()
+    ticks0 = cpu_ticks()
     t0 = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # child
@@ -88,11 +100,19 @@ def run_once(argv, cwd, env, out_path, err_path):
         os._exit(127)
     _, status, ru = os.wait4(pid, 0)
     wall = time.perf_counter() - t0
+    ticks1 = cpu_ticks()
     for fd in (out_fd, err_fd, null_fd):
         os.close(fd)
     code = os.waitstatus_to_exitcode(status)
-    return {"wall": wall, "user": ru.ru_utime, "sys": ru.ru_stime,
-            "maxrss_kib": ru.ru_maxrss, "exit": code}
+    res = {"wall": wall, "user": ru.ru_utime, "sys": ru.ru_stime,
+           "maxrss_kib": ru.ru_maxrss, "exit": code}
+    if ticks0 and ticks1:
+        # While the child ran, this script only waited: the machine's busy time beyond the
+        # child's own CPU is other work's, and steal is time the hypervisor gave elsewhere.
+        hz = os.sysconf("SC_CLK_TCK")
+        res["others_cpu"] = max(0.0, (ticks1[0] - ticks0[0]) / hz - ru.ru_utime - ru.ru_stime)
+        res["steal"] = (ticks1[1] - ticks0[1]) / hz
+    return res
 
 
 def read_truth(path):
@@ -310,6 +330,20 @@ def run_suite(variants, rounds, warmup, expected, workdir, env, label=""):
                 label, tag, v["name"], res["wall"], res["user"] + res["sys"],
                 res["maxrss_kib"] / 1024, res["answer"]), flush=True)
     return load_rounds
+
+
+def other_work(r):
+    """CPU used by other work and stolen by the hypervisor during the counted runs (shares of
+    nproc x their wall time), or None for results recorded without it."""
+    runs = [x for v in r["variants"] for x in v.get("runs", []) if not x.get("warmup")]
+    if not runs or any("others_cpu" not in x for x in runs):
+        return None
+    wall = sum(x["wall"] for x in runs)
+    cap = wall * r["machine"]["nproc"]
+    cpu = sum(x["others_cpu"] for x in runs)
+    steal = sum(x["steal"] for x in runs)
+    return {"cpu": cpu, "steal": steal, "wall": wall, "share": cpu / cap if cap else 0.0,
+            "steal_share": steal / cap if cap else 0.0}
 
 
 def summarize(variants, data_bytes, data_lines):
@@ -660,9 +694,16 @@ def render(r, mem, json_path):
         shown_path(json_path or r.get("_path", "")),
         " **Quick mode: 100 MiB, 1 round; for trying the script, not for quoting.**"
         if r.get("quick") else ""))
+    others = other_work(r)
     loads = [x["load"][0] for x in r["load"]["per_round"]] + [r["load"]["before"][0],
                                                                  r["load"]["after"][0]]
-    if max(loads) > m["nproc"] * 0.75:
+    if others is not None:
+        if others["share"] > 0.10 or others["steal_share"] > 0.05:
+            w("> **Busy machine.** During the counted runs, other work used %.0f%% of the %d "
+              "vCPUs and the hypervisor took %.0f%% (steal; see Setup), so times are inflated and "
+              "2-worker speedups understated. Rerun on a quiet machine before quoting these "
+              "numbers.\n" % (100 * others["share"], m["nproc"], 100 * others["steal_share"]))
+    elif max(loads) > m["nproc"] * 0.75:
         w("> **Busy machine.** The 1-minute load average reached %.1f on %d vCPUs during this run "
           "(see Setup): other work competed for the cores, so times are inflated and 2-worker "
           "speedups understated. Rerun on a quiet machine before quoting these numbers.\n" % (
@@ -707,10 +748,17 @@ def render(r, mem, json_path):
       "median over rounds (min-max in brackets); the bar checks use these." % (
           me["warmup"], me["rounds"], " ".join(me["order"])))
     lr = r["load"]
-    w("- **Load average** (1/5/15 min): before %s, after %s; at the start of each round: %s.\n" % (
-        " ".join("%.2f" % x for x in lr["before"]), " ".join("%.2f" % x for x in lr["after"]),
-        ", ".join(("warm-up %.2f" % x["load"][0]) if x["warmup"] else
-                  ("round %d %.2f" % (x["round"] + 1, x["load"][0])) for x in lr["per_round"])))
+    w("- **Load average** (1/5/15 min, which counts the benchmark's own processes too): before "
+      "%s, after %s; at the start of each round: %s.%s\n" % (
+          " ".join("%.2f" % x for x in lr["before"]), " ".join("%.2f" % x for x in lr["after"]),
+          ", ".join(("warm-up %.2f" % x["load"][0]) if x["warmup"] else
+                    ("round %d %.2f" % (x["round"] + 1, x["load"][0])) for x in lr["per_round"]),
+          "" if others is None else
+          "\n- **Other work** during the counted runs (`/proc/stat` busy time minus each run's own "
+          "CPU, while the script only waited): %.1f CPU s over %.1f s of runs, %.1f%% of the "
+          "machine; steal %.1f s (%.1f%%)." % (
+              others["cpu"], others["wall"], 100 * others["share"], others["steal"],
+              100 * others["steal_share"])))
     if r.get("skipped"):
         w("Skipped: " + "; ".join("`%s`: %s" % (s["name"], s["reason"]) for s in r["skipped"]) + "\n")
     w("## Results (medians)\n")
@@ -735,8 +783,9 @@ def render(r, mem, json_path):
           "the reference job without its top_paths aggregate, so with a state of 22 groups) "
           "measure the first term, the executor's own memory, which must not grow with the "
           "input. The reference rows add the second term: the files have %s and %s distinct "
-          "paths, and an exact `top(path, 10)` keeps every one of them (once per worker until "
-          "the partials merge, and in the parent as it decodes the shards' partials), so they "
+          "paths, and an exact `top(path, 10)` keeps every one of them (once per worker: the "
+          "workers' tables are not merged, Finish finds the top 10 across them; with processes, "
+          "in the parent as it decodes the shards' partials), so they "
           "grow by the cost of a key times the paths added; no exact top-k can do otherwise. "
           "Their 10%% check is shown for completeness.\n" % (
               fnum(ds.get("distinct_paths")), fnum(db.get("distinct_paths"))))
