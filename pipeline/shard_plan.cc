@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -255,10 +256,7 @@ Result<ShardPlan> MakeShardPlan(const Plan& plan, const std::vector<std::string>
                                                     plan.chunker.max_line_bytes);
         if (!at.ok()) return at.status();
         if (*at >= in.size) break;  // the rest of the file is one line (event)
-        if (!snapped.empty() && *at == snapped.back()) {
-          piece_shards.back() = cut_shards[c];
-          continue;
-        }
+        assert(snapped.empty() || *at > snapped.back());  // NextCut(x) >= x > snapped.back()
         snapped.push_back(*at);
         piece_shards.push_back(cut_shards[c]);
       }
