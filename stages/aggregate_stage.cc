@@ -956,6 +956,11 @@ struct AggregateStage::Impl {
     }
     const uint64_t n = tables.size();
     const uint64_t k = static_cast<uint64_t>(m.k);
+    // More candidates than this and looking each up in n tables would cost more than inserting
+    // the values of the parts into one table (a floor keeps small inputs, where either is
+    // cheap, on this path).
+    constexpr size_t kAlwaysAffordable = 1024;
+    const size_t limit = std::max(entries / (n + 1), kAlwaysAffordable);
     auto group_of = [&](const Source& t, uint32_t id) {
       const uint32_t g = ValueGroup(t.table->key(id));
       return t.remap == nullptr ? g : (*t.remap)[g];
@@ -997,6 +1002,8 @@ struct AggregateStage::Impl {
         }
       }
       for (uint32_t g = 0; g < ngroups; ++g) {
+        // Many small groups: every value is a candidate.
+        if (candidates.size() + heaps[g].size() > limit) return false;
         for (const auto& [c, id] : heaps[g]) add_candidate(g, ValueBytes(t.table->key(id)));
       }
     }
@@ -1018,11 +1025,7 @@ struct AggregateStage::Impl {
                        std::greater<uint64_t>());
       threshold[g] = v[k - 1];
     }
-    // 3. Every value that could reach a threshold, unless looking each up in n tables would
-    // cost more than inserting the values of the parts into one table (a floor keeps small
-    // inputs, where either is cheap, on this path).
-    constexpr size_t kAlwaysAffordable = 1024;
-    const size_t limit = std::max(entries / (n + 1), kAlwaysAffordable);
+    // 3. Every value that could reach a threshold, unless that is over the limit.
     std::vector<std::pair<uint32_t, uint32_t>> reach;  // (table, id)
     for (uint32_t ti = 0; ti < n; ++ti) {
       const Source& t = tables[ti];

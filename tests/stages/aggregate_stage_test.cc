@@ -1254,6 +1254,26 @@ TEST(AggregateMerge, TopAcrossFlatPartialsMatchesAFullSort) {
   }
 }
 
+// Many groups with a few values each: every value is a candidate, so Finish folds the tables
+// instead (it gives up as soon as the candidates pass what folding costs). Against the same
+// rows in one partial.
+TEST(AggregateMerge, TopAcrossManySmallGroupsMatchesOnePartial) {
+  auto stage = MakeStage({"path", "status"}, {{"ti", "top(ip, 10)"}, {"tb", "top(bytes, 2)"}});
+  const RandomRows rows(6000, 12);
+  auto all = rows.Batch(0, rows.size());
+  auto one = stage->NewPartial();
+  stage->Add(all->batch(), *one);
+  const std::string want = Dump(stage->Finish(std::move(*one)));
+  std::vector<std::unique_ptr<Partial>> partials;
+  for (size_t begin = 0; begin < rows.size(); begin += 1500) {
+    partials.push_back(stage->NewPartial());
+    auto b = rows.Batch(begin, begin + 1500);
+    stage->Add(b->batch(), *partials.back());
+  }
+  for (size_t i = 1; i < partials.size(); ++i) stage->Merge(std::move(*partials[i]), *partials[0]);
+  EXPECT_EQ(Dump(stage->Finish(std::move(*partials[0]))), want);
+}
+
 TEST(AggregateStage, HandlesQuarterMillionDistinctKeys) {
   constexpr uint32_t kKeys = 250000;
   auto stage = MakeStage({"path"}, {{"n", "count"}, {"b", "sum(bytes)"}});
