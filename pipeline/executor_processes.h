@@ -9,7 +9,7 @@
 //            each chunk -> RunSegmentStages -> Render -> BatchOutput bytes
 //   parent: reorder by unit, then by chunk within a range -> DeliverBatch; at the end
 //           "finish" -> each shard's encoded partials -> Decode (one thread per shard, once
-//           every shard has exited) -> Merge in shard order.
+//           every shard has sent them; shards are reaped after) -> Merge in shard order.
 //
 // Inputs are classified before the shards start: a local regular file whose first bytes are
 // not a gzip or zstd magic number is "plain", everything else ("-", pipes, compressed files)
@@ -50,7 +50,7 @@
 //   output; past that the parent reads only the shard of the next unit to deliver (the others
 //   block on their sockets). The parent keeps a descriptor of every plain range or chunk for
 //   retries (~100 bytes each), and at the end every shard's encoded partials at once (they
-//   are decoded in parallel). Shards are reaped before Run returns, so
+//   are decoded in parallel, where they were received). Shards are reaped before Run returns, so
 //   getrusage(RUSAGE_CHILDREN) then includes their CPU time (its ru_maxrss is the largest
 //   shard's, not a sum).
 // Errors: input errors as the other executors (in the same order relative to batch errors: a
