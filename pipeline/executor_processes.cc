@@ -18,19 +18,9 @@
 // buffer written with MSG_DONTWAIT when poll() says there is room, and replies are read the
 // same way. That matters: with blocking writes the parent could block sending a 4 MiB chunk to
 // a shard that is itself blocked sending its 4 MiB result back. Each shard reads a request,
-// answers it, and reads the next (blocking I/O is fine on its side).
-//
-// Frames (native byte order; both ends are the same binary on the same machine):
-//   request: u64 type (1 chunk, 2 finish), u64 meta_len, u64 data_len, meta, data
-//     chunk meta: seq, source, offset, size, first_line, line_count, dropped_lines,
-//                 truncated_events, last_in_source, attempt, has_data,
-//                 range, limit, line_start (a range: offset/size are its [begin, end)),
-//                 n_oversized, n x (line_number, bytes, head_len, head)
-//     data: the chunk's bytes for a streamed input; empty for a plain one (the shard preads)
-//   reply:   u64 type (1 batch, 2 chunk error, 3 partials, 4 range done), u64 len, payload
-//     batch: sub (the chunk's index in its range, 0 for a chunk) + BatchOutput::EncodeTo;
-//     chunk error: seq + Status::EncodeTo (the shard could not read a plain chunk or range);
-//     range done: seq, number of chunks; partials: n, n x (len, Aggregate::Encode bytes).
+// answers it, and reads the next (blocking I/O is fine on its side). The frames are in
+// pipeline/processes_wire.h, the shard's side in pipeline/processes_shard.cc; this file is the
+// parent's.
 //
 // Flow control: at most kMaxInFlightPerShard chunk requests or one range per shard, at most
 // plan.live_tokens units read but not yet delivered (so a slow chunk cannot make the others
@@ -68,6 +58,8 @@
 #include "io/chunker.h"
 #include "io/line_range.h"
 #include "pipeline/input_stream.h"
+#include "pipeline/processes_shard.h"
+#include "pipeline/processes_wire.h"
 #include "pipeline/progress.h"
 #include "pipeline/run_interrupt.h"
 #include "pipeline/wire_bytes.h"
@@ -75,6 +67,23 @@
 
 namespace logpipe {
 namespace {
+
+using processes::ChunkDesc;
+using processes::ChunkPlace;
+using processes::DecodeTrack;
+using processes::EncodeChunkMeta;
+using processes::InputInfo;
+using processes::kReplyBatch;
+using processes::kReplyChunkError;
+using processes::kReplyHeader;
+using processes::kReplyPartials;
+using processes::kReplyRangeDone;
+using processes::kRequestChunk;
+using processes::kRequestFinish;
+using processes::kRequestHeader;
+using processes::ParseKillSpec;
+using processes::ShardContext;
+using processes::ShardMain;
 
 constexpr size_t kMaxInFlightPerShard = 2;
 constexpr size_t kRecvBlock = size_t{256} << 10;
@@ -84,19 +93,9 @@ constexpr int kStopPollMillis = 100;  // how often a busy wait looks at StopRequ
 // A reply longer than this is garbage (a chunk's rendered output is a few times chunk_bytes).
 constexpr uint64_t kMaxReplyBytes = uint64_t{1} << 40;
 
-enum RequestType : uint64_t { kRequestChunk = 1, kRequestFinish = 2 };
-enum ReplyType : uint64_t {
-  kReplyBatch = 1,
-  kReplyChunkError = 2,
-  kReplyPartials = 3,
-  kReplyRangeDone = 4,
-};
 // A plain input is cut into about this many ranges per worker (each at least chunk_bytes), so
 // that the shards, which ask for their next range when done, finish close together.
 constexpr uint64_t kRangesPerWorker = 32;
-
-constexpr size_t kRequestHeader = 24;  // type, meta_len, data_len
-constexpr size_t kReplyHeader = 16;    // type, len
 
 // ---- bytes
 
@@ -104,18 +103,6 @@ using wire::GetBytes;
 using wire::GetU64;
 using wire::PutBytes;
 using wire::PutU64;
-
-// Starts a reply frame in `out` (cleared); EndReply fills in its length.
-void BeginReply(uint64_t type, std::string* out) {
-  out->clear();
-  PutU64(type, out);
-  PutU64(0, out);
-}
-
-void EndReply(std::string* out) {
-  uint64_t len = out->size() - kReplyHeader;
-  std::memcpy(&(*out)[8], &len, 8);
-}
 
 // Received bytes not yet parsed, in one growable buffer (no zero-filling on growth, unlike
 // std::string::resize, which would memset every receive block).
@@ -157,14 +144,6 @@ class RecvBuffer {
 
 // ---- what the parent knows about inputs and chunks
 
-struct InputInfo {
-  bool plain = false;       // local regular uncompressed file: shards pread it themselves
-  bool compressed = false;  // gzip or zstd magic (offsets are in the decompressed stream)
-  dev_t dev = 0;            // identity of a plain file, checked by the shards
-  ino_t ino = 0;
-  uint64_t size = 0;        // a plain file's size when the run started (ranges end there)
-};
-
 // Decides per input, before the shards start, how its chunks reach them. Anything that cannot
 // be examined here is streamed: the InputStream will report the real error in order.
 std::vector<InputInfo> ClassifyInputs(const std::vector<std::string>& inputs) {
@@ -204,29 +183,6 @@ std::vector<InputInfo> ClassifyInputs(const std::vector<std::string>& inputs) {
   return infos;
 }
 
-// Where a chunk is: enough to resend a plain chunk's descriptor and to name it in messages.
-struct ChunkPlace {
-  uint64_t seq = 0;
-  uint64_t source = 0;
-  uint64_t offset = 0;
-  uint64_t size = 0;
-  uint64_t first_line = 1;
-  uint64_t line_count = 0;
-  uint64_t dropped_lines = 0;
-  uint64_t truncated_events = 0;
-  // A byte range of a plain input that the shard cuts into chunks itself: the lines starting
-  // in [offset, offset + size), read up to `limit`; first_line is 0 when not known.
-  bool range = false;
-  uint64_t limit = 0;
-  bool line_start = false;  // offset is known to start a line
-};
-
-struct ChunkDesc {
-  ChunkPlace place;
-  bool last_in_source = false;
-  std::vector<OversizedLine> oversized;
-};
-
 ChunkDesc DescOf(const Chunk& chunk) {
   ChunkDesc d;
   d.place.seq = chunk.seq;
@@ -240,399 +196,6 @@ ChunkDesc DescOf(const Chunk& chunk) {
   d.last_in_source = chunk.last_in_source;
   d.oversized = chunk.oversized;
   return d;
-}
-
-void EncodeChunkMeta(const ChunkDesc& d, uint64_t attempt, bool has_data, std::string* out) {
-  const ChunkPlace& p = d.place;
-  for (uint64_t v :
-       {p.seq, p.source, p.offset, p.size, p.first_line, p.line_count, p.dropped_lines,
-        p.truncated_events, uint64_t{d.last_in_source},
-        attempt, uint64_t{has_data}, uint64_t{p.range}, p.limit, uint64_t{p.line_start},
-        uint64_t{d.oversized.size()}}) {
-    PutU64(v, out);
-  }
-  for (const OversizedLine& line : d.oversized) {
-    PutU64(line.line_number, out);
-    PutU64(line.bytes, out);
-    PutBytes(line.head, out);
-  }
-}
-
-// ---- the shard (child process) side
-
-struct KillSpec {
-  bool enabled = false;
-  uint64_t seq = 0;
-  bool always = false;
-};
-
-KillSpec ParseKillSpec() {
-  KillSpec spec;
-  const char* env = std::getenv("LOGPIPE_TEST_KILL_SHARD");
-  if (env == nullptr || *env == '\0') return spec;
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long seq = std::strtoull(env, &end, 10);
-  if (errno != 0 || end == env) return spec;
-  if (std::strcmp(end, ":always") == 0) {
-    spec.always = true;
-  } else if (*end != '\0') {
-    return spec;
-  }
-  spec.enabled = true;
-  spec.seq = seq;
-  return spec;
-}
-
-// Everything a shard needs; it inherits it through fork.
-struct ShardContext {
-  const Plan* plan = nullptr;
-  const std::vector<std::string>* inputs = nullptr;
-  const BatchRenderer* renderer = nullptr;
-  const std::vector<InputInfo>* infos = nullptr;
-  KillSpec kill;
-  RunTrace* trace = nullptr;  // the shard records its own track in its copy
-};
-
-bool ReadFull(int fd, char* buf, size_t n) {
-  while (n > 0) {
-    ssize_t got = read(fd, buf, n);
-    if (got > 0) {
-      buf += got;
-      n -= static_cast<size_t>(got);
-    } else if (got < 0 && errno == EINTR) {
-      continue;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool WriteFull(int fd, const char* buf, size_t n) {
-  while (n > 0) {
-    ssize_t put = write(fd, buf, n);
-    if (put > 0) {
-      buf += put;
-      n -= static_cast<size_t>(put);
-    } else if (put < 0 && errno == EINTR) {
-      continue;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Says something on stderr without stdio (its buffers belong to the parent's copy).
-void ShardSay(const char* text) {
-  ssize_t ignored = write(STDERR_FILENO, text, std::strlen(text));
-  (void)ignored;
-}
-
-// The shard's own view of one plain input: its fd and the file's identity.
-struct PlainFile {
-  uint64_t source = UINT64_MAX;
-  int fd = -1;
-};
-
-// Opens plain input `source` in `*file` unless it is already open there, checking that it is
-// still the file the parent examined.
-Status OpenPlain(const ShardContext& ctx, uint64_t source, PlainFile* file) {
-  const std::string& path = (*ctx.inputs)[source];
-  if (file->source != source) {
-    if (file->fd >= 0) close(file->fd);
-    file->fd = -1;
-    file->source = UINT64_MAX;
-    int fd;
-    do {
-      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-      return IoError(path + ": a worker process cannot open it: " + strerror(errno) +
-                     "; was it removed or renamed during the run?");
-    }
-    const InputInfo& info = (*ctx.infos)[source];
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_dev != info.dev || st.st_ino != info.ino) {
-      close(fd);
-      return IoError(path +
-                     ": the file was replaced during the run (a worker process found "
-                     "another file under its name, e.g. after log rotation); run again "
-                     "when it is stable, or read it with model serial");
-    }
-    file->fd = fd;
-    file->source = source;
-  }
-  return Status::Ok();
-}
-
-// Reads a plain chunk's bytes [offset, offset + size) from the shard's own fd of the input.
-Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, Chunk* chunk) {
-  chunk->set_size(0);
-  if (p.size == 0) return Status::Ok();  // a chunk with oversized lines only
-  const std::string& path = (*ctx.inputs)[p.source];
-  LOGPIPE_RETURN_IF_ERROR(OpenPlain(ctx, p.source, file));
-  chunk->Reserve(p.size);
-  char* buf = chunk->mutable_data();
-  uint64_t done = 0;
-  while (done < p.size) {
-    ssize_t got = pread(file->fd, buf + done, p.size - done, static_cast<off_t>(p.offset + done));
-    if (got > 0) {
-      done += static_cast<uint64_t>(got);
-    } else if (got < 0 && errno == EINTR) {
-      continue;
-    } else if (got == 0) {
-      return IoError(path + ": the file shrank during the run: bytes " +
-                     std::to_string(p.offset + done) + "-" + std::to_string(p.offset + p.size) +
-                     " are gone (was it truncated?); run again when it is stable");
-    } else {
-      return IoError(path + ": read failed at byte " + std::to_string(p.offset + done) + ": " +
-                     strerror(errno) + "; check the disk or device holding it");
-    }
-  }
-  chunk->set_size(p.size);
-  return Status::Ok();
-}
-
-// A shard's track travels after its partials: the sums per kind, CPU and run-queue time, then
-// its spans.
-void EncodeTrack(const RunTrace::Track& track, std::string* out) {
-  for (int k = 0; k < kSpanKinds; ++k) {
-    PutU64(static_cast<uint64_t>(track.total_ns(static_cast<SpanKind>(k))), out);
-  }
-  PutU64(static_cast<uint64_t>(track.cpu_ns()), out);
-  PutU64(static_cast<uint64_t>(track.runq_ns()), out);
-  PutU64(track.spans().size(), out);
-  for (const Span& span : track.spans()) {
-    for (uint64_t v : {static_cast<uint64_t>(span.kind), static_cast<uint64_t>(span.start_ns),
-                       static_cast<uint64_t>(span.end_ns), span.seq}) {
-      PutU64(v, out);
-    }
-  }
-}
-
-bool DecodeTrack(std::string_view* in, RunTrace::Track* track) {
-  int64_t totals[kSpanKinds];
-  uint64_t cpu = 0, runq = 0, n = 0;
-  for (int64_t& t : totals) {
-    uint64_t v = 0;
-    if (!GetU64(in, &v)) return false;
-    t = static_cast<int64_t>(v);
-  }
-  if (!GetU64(in, &cpu) || !GetU64(in, &runq) || !GetU64(in, &n) || n > in->size() / 32) {
-    return false;
-  }
-  track->AddTotals(totals, static_cast<int64_t>(cpu), static_cast<int64_t>(runq));
-  for (uint64_t i = 0; i < n; ++i) {
-    uint64_t kind = 0, start = 0, end = 0, seq = 0;
-    if (!GetU64(in, &kind) || !GetU64(in, &start) || !GetU64(in, &end) || !GetU64(in, &seq) ||
-        kind >= static_cast<uint64_t>(kSpanKinds)) {
-      return false;
-    }
-    track->AppendSpan({static_cast<SpanKind>(kind), static_cast<int64_t>(start),
-                       static_cast<int64_t>(end), seq});
-  }
-  return true;
-}
-
-// Runs the segment on `item` (its chunk filled in) and sends the rendered batch, preceded by its
-// index among the unit's batches. False if the parent is gone.
-bool ProcessAndReply(const ShardContext& ctx, WorkItem& item, WorkerState& state, uint64_t sub,
-                     RunTrace::Track* track, int fd, std::string* reply) {
-  const Plan& plan = *ctx.plan;
-  const uint64_t seq = item.chunk.seq;
-  {
-    ScopedSpan span(track, SpanKind::kWork, seq);
-    item.batch.Reset(item.chunk, plan.schema.size(), plan.starts_event());
-    RunSegmentStages(plan, plan.segments[0], item, state);
-    ctx.renderer->Render(item.batch, &item.output);
-    BeginReply(kReplyBatch, reply);
-    PutU64(sub, reply);
-    item.output.EncodeTo(reply);
-    EndReply(reply);
-  }
-  ScopedSpan span(track, SpanKind::kWaitOutput, seq);
-  return WriteFull(fd, reply->data(), reply->size());
-}
-
-bool SendChunkError(uint64_t seq, const Status& error, int fd, std::string* reply) {
-  BeginReply(kReplyChunkError, reply);
-  PutU64(seq, reply);
-  error.EncodeTo(reply);
-  EndReply(reply);
-  return WriteFull(fd, reply->data(), reply->size());
-}
-
-// Serves a range request: cuts the lines the range owns into chunks with the plan's Chunker
-// (so chunk_bytes, max_line_bytes and oversized lines work as in the parent), sends one batch
-// per chunk, then "range done" with their number. A read error is sent as the unit's chunk
-// error after the batches before it. False if the parent is gone.
-bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, WorkItem& item,
-                WorkerState& state, RunTrace::Track* track, int fd, std::string* reply) {
-  const Plan& plan = *ctx.plan;
-  LineRange range;
-  range.begin = p.offset;
-  range.end = p.offset + p.size;
-  range.limit = p.limit;
-  range.begin_is_line_start = p.line_start;
-  range.first_line = p.first_line;
-  uint64_t sub = 0;
-  Status st;
-  {
-    ScopedSpan span(track, SpanKind::kRead, p.seq);
-    st = OpenPlain(ctx, p.source, file);
-  }
-  if (st.ok()) {
-    auto owned = std::make_unique<LineRangeSource>((*ctx.inputs)[p.source], file->fd, range);
-    LineRangeSource* source = owned.get();
-    {
-      ScopedSpan span(track, SpanKind::kRead, p.seq);
-      st = source->Start();
-    }
-    const uint64_t start = source->start();
-    // Line numbers are only known in the region's first range; elsewhere they count from 1 at
-    // the range's first line (ProcessesParentCutsReason keeps plans that render them away).
-    const uint64_t line_base = range.first_line > 0 ? range.first_line - 1 : 0;
-    Chunker chunker(std::move(owned), static_cast<uint32_t>(p.source), plan.chunker);
-    Chunk& chunk = item.chunk;
-    while (st.ok()) {
-      Result<bool> more = false;
-      {
-        ScopedSpan span(track, SpanKind::kRead, p.seq);
-        more = chunker.Next(&chunk);
-      }
-      if (!more.ok()) {
-        st = more.status();
-        break;
-      }
-      if (!*more) break;
-      chunk.seq = p.seq;
-      chunk.offset += start;
-      chunk.first_line += line_base;
-      for (OversizedLine& line : chunk.oversized) line.line_number += line_base;
-      chunk.last_in_source = chunk.last_in_source && range.end >= range.limit;
-      if (!ProcessAndReply(ctx, item, state, sub, track, fd, reply)) return false;
-      ++sub;
-    }
-  }
-  if (!st.ok()) return SendChunkError(p.seq, st, fd, reply);
-  BeginReply(kReplyRangeDone, reply);
-  PutU64(p.seq, reply);
-  PutU64(sub, reply);
-  EndReply(reply);
-  return WriteFull(fd, reply->data(), reply->size());
-}
-
-// Serves requests until "finish" (or until the parent goes away); never returns.
-[[noreturn]] void ShardLoop(const ShardContext& ctx, int fd) {
-  const Plan& plan = *ctx.plan;
-  const Segment& segment = plan.segments[0];
-  WorkerState state = NewWorkerState(plan, segment);
-  WorkItem item;
-  PlainFile file;
-  std::string meta, reply;
-  RunTrace::Track* track = ctx.trace->NewTrack("shard", segment.label());
-  for (;;) {
-    uint64_t header[3];
-    // EOF: the parent closed the socket because it is stopping; nothing to report.
-    bool got_request;
-    {
-      ScopedSpan span(track, SpanKind::kWaitInput);
-      got_request = ReadFull(fd, reinterpret_cast<char*>(header), sizeof header);
-    }
-    if (!got_request) _exit(0);
-    if (header[0] == kRequestFinish) {
-      BeginReply(kReplyPartials, &reply);
-      {
-        ScopedSpan span(track, SpanKind::kMerge);  // encoding them, for the parent's merge
-        PutU64(plan.aggregates.size(), &reply);
-        for (size_t a = 0; a < plan.aggregates.size(); ++a) {
-          // Encoded straight into the reply (as PutBytes would frame it): partials can be tens
-          // of MiB, and every extra copy is fresh pages to fault in at the end of the run.
-          const size_t at = reply.size();
-          PutU64(0, &reply);
-          plan.aggregates[a]->Encode(*state.partials[a], &reply);
-          const uint64_t len = reply.size() - at - 8;
-          std::memcpy(&reply[at], &len, 8);
-        }
-      }
-      EncodeTrack(*track, &reply);
-      EndReply(&reply);
-      // Skip every destructor: nothing of the parent's (temp output files) may be touched.
-      _exit(WriteFull(fd, reply.data(), reply.size()) ? 0 : 1);
-    }
-    if (header[0] != kRequestChunk || header[1] > (uint64_t{1} << 32)) _exit(2);
-    meta.resize(header[1]);
-    if (!ReadFull(fd, meta.data(), meta.size())) _exit(1);
-
-    std::string_view in = meta;
-    Chunk& chunk = item.chunk;
-    ChunkPlace p;
-    uint64_t last = 0, attempt = 0, has_data = 0, range = 0, line_start = 0, n_oversized = 0;
-    for (uint64_t* v : {&p.seq, &p.source, &p.offset, &p.size, &p.first_line, &p.line_count,
-                        &p.dropped_lines, &p.truncated_events, &last, &attempt, &has_data,
-                        &range, &p.limit, &line_start, &n_oversized}) {
-      if (!GetU64(&in, v)) _exit(2);
-    }
-    p.range = range != 0;
-    p.line_start = line_start != 0;
-    if (p.source >= ctx.inputs->size() || n_oversized > in.size() / 24) _exit(2);
-    chunk.oversized.resize(n_oversized);
-    for (OversizedLine& line : chunk.oversized) {
-      std::string_view head;
-      if (!GetU64(&in, &line.line_number) || !GetU64(&in, &line.bytes) || !GetBytes(&in, &head)) {
-        _exit(2);
-      }
-      line.head.assign(head);
-    }
-    if (ctx.kill.enabled && ctx.kill.seq == p.seq && (ctx.kill.always || attempt == 0)) {
-      raise(SIGKILL);
-    }
-    if (p.range) {
-      if (header[2] != 0 || has_data != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
-      if (!ServeRange(ctx, p, &file, item, state, track, fd, &reply)) _exit(1);
-      continue;
-    }
-
-    Status read_status;
-    {
-      ScopedSpan span(track, SpanKind::kRead, p.seq);
-      if (has_data != 0) {
-        if (header[2] != p.size) _exit(2);
-        chunk.set_size(0);
-        chunk.Reserve(p.size);
-        if (!ReadFull(fd, chunk.mutable_data(), p.size)) _exit(1);
-        chunk.set_size(p.size);
-      } else {
-        if (header[2] != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
-        read_status = ReadPlainChunk(ctx, p, &file, &chunk);
-      }
-    }
-    if (!read_status.ok()) {
-      if (!SendChunkError(p.seq, read_status, fd, &reply)) _exit(1);
-      continue;
-    }
-    chunk.seq = p.seq;
-    chunk.source = static_cast<uint32_t>(p.source);
-    chunk.offset = p.offset;
-    chunk.first_line = p.first_line;
-    chunk.line_count = p.line_count;
-    chunk.dropped_lines = p.dropped_lines;
-    chunk.truncated_events = p.truncated_events;
-    chunk.last_in_source = last != 0;
-    // The parent is gone if this fails.
-    if (!ProcessAndReply(ctx, item, state, /*sub=*/0, track, fd, &reply)) _exit(1);
-  }
-}
-
-[[noreturn]] void ShardMain(const ShardContext& ctx, int fd) {
-  try {
-    ShardLoop(ctx, fd);
-  } catch (...) {  // e.g. std::bad_alloc: die without unwinding into the parent's code
-    ShardSay("logpipe: a worker process failed with an exception\n");
-    _exit(3);
-  }
 }
 
 // ---- the parent side

@@ -1,0 +1,347 @@
+#include "pipeline/processes_shard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "io/chunker.h"
+#include "io/line_range.h"
+#include "pipeline/work_item.h"
+
+namespace logpipe::processes {
+
+KillSpec ParseKillSpec() {
+  KillSpec spec;
+  const char* env = std::getenv("LOGPIPE_TEST_KILL_SHARD");
+  if (env == nullptr || *env == '\0') return spec;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long seq = std::strtoull(env, &end, 10);
+  if (errno != 0 || end == env) return spec;
+  if (std::strcmp(end, ":always") == 0) {
+    spec.always = true;
+  } else if (*end != '\0') {
+    return spec;
+  }
+  spec.enabled = true;
+  spec.seq = seq;
+  return spec;
+}
+
+namespace {
+
+using wire::GetBytes;
+using wire::GetU64;
+using wire::PutU64;
+
+bool ReadFull(int fd, char* buf, size_t n) {
+  while (n > 0) {
+    ssize_t got = read(fd, buf, n);
+    if (got > 0) {
+      buf += got;
+      n -= static_cast<size_t>(got);
+    } else if (got < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool WriteFull(int fd, const char* buf, size_t n) {
+  while (n > 0) {
+    ssize_t put = write(fd, buf, n);
+    if (put > 0) {
+      buf += put;
+      n -= static_cast<size_t>(put);
+    } else if (put < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Says something on stderr without stdio (its buffers belong to the parent's copy).
+void ShardSay(const char* text) {
+  ssize_t ignored = write(STDERR_FILENO, text, std::strlen(text));
+  (void)ignored;
+}
+
+// The shard's own view of one plain input: its fd and the file's identity.
+struct PlainFile {
+  uint64_t source = UINT64_MAX;
+  int fd = -1;
+};
+
+// Opens plain input `source` in `*file` unless it is already open there, checking that it is
+// still the file the parent examined.
+Status OpenPlain(const ShardContext& ctx, uint64_t source, PlainFile* file) {
+  const std::string& path = (*ctx.inputs)[source];
+  if (file->source != source) {
+    if (file->fd >= 0) close(file->fd);
+    file->fd = -1;
+    file->source = UINT64_MAX;
+    int fd;
+    do {
+      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+      return IoError(path + ": a worker process cannot open it: " + strerror(errno) +
+                     "; was it removed or renamed during the run?");
+    }
+    const InputInfo& info = (*ctx.infos)[source];
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_dev != info.dev || st.st_ino != info.ino) {
+      close(fd);
+      return IoError(path +
+                     ": the file was replaced during the run (a worker process found "
+                     "another file under its name, e.g. after log rotation); run again "
+                     "when it is stable, or read it with model serial");
+    }
+    file->fd = fd;
+    file->source = source;
+  }
+  return Status::Ok();
+}
+
+// Reads a plain chunk's bytes [offset, offset + size) from the shard's own fd of the input.
+Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, Chunk* chunk) {
+  chunk->set_size(0);
+  if (p.size == 0) return Status::Ok();  // a chunk with oversized lines only
+  const std::string& path = (*ctx.inputs)[p.source];
+  LOGPIPE_RETURN_IF_ERROR(OpenPlain(ctx, p.source, file));
+  chunk->Reserve(p.size);
+  char* buf = chunk->mutable_data();
+  uint64_t done = 0;
+  while (done < p.size) {
+    ssize_t got = pread(file->fd, buf + done, p.size - done, static_cast<off_t>(p.offset + done));
+    if (got > 0) {
+      done += static_cast<uint64_t>(got);
+    } else if (got < 0 && errno == EINTR) {
+      continue;
+    } else if (got == 0) {
+      return IoError(path + ": the file shrank during the run: bytes " +
+                     std::to_string(p.offset + done) + "-" + std::to_string(p.offset + p.size) +
+                     " are gone (was it truncated?); run again when it is stable");
+    } else {
+      return IoError(path + ": read failed at byte " + std::to_string(p.offset + done) + ": " +
+                     strerror(errno) + "; check the disk or device holding it");
+    }
+  }
+  chunk->set_size(p.size);
+  return Status::Ok();
+}
+
+// Runs the segment on `item` (its chunk filled in) and sends the rendered batch, preceded by its
+// index among the unit's batches. False if the parent is gone.
+bool ProcessAndReply(const ShardContext& ctx, WorkItem& item, WorkerState& state, uint64_t sub,
+                     RunTrace::Track* track, int fd, std::string* reply) {
+  const Plan& plan = *ctx.plan;
+  const uint64_t seq = item.chunk.seq;
+  {
+    ScopedSpan span(track, SpanKind::kWork, seq);
+    item.batch.Reset(item.chunk, plan.schema.size(), plan.starts_event());
+    RunSegmentStages(plan, plan.segments[0], item, state);
+    ctx.renderer->Render(item.batch, &item.output);
+    BeginReply(kReplyBatch, reply);
+    PutU64(sub, reply);
+    item.output.EncodeTo(reply);
+    EndReply(reply);
+  }
+  ScopedSpan span(track, SpanKind::kWaitOutput, seq);
+  return WriteFull(fd, reply->data(), reply->size());
+}
+
+bool SendChunkError(uint64_t seq, const Status& error, int fd, std::string* reply) {
+  BeginReply(kReplyChunkError, reply);
+  PutU64(seq, reply);
+  error.EncodeTo(reply);
+  EndReply(reply);
+  return WriteFull(fd, reply->data(), reply->size());
+}
+
+// Serves a range request: cuts the lines the range owns into chunks with the plan's Chunker
+// (so chunk_bytes, max_line_bytes and oversized lines work as in the parent), sends one batch
+// per chunk, then "range done" with their number. A read error is sent as the unit's chunk
+// error after the batches before it. False if the parent is gone.
+bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, WorkItem& item,
+                WorkerState& state, RunTrace::Track* track, int fd, std::string* reply) {
+  const Plan& plan = *ctx.plan;
+  LineRange range;
+  range.begin = p.offset;
+  range.end = p.offset + p.size;
+  range.limit = p.limit;
+  range.begin_is_line_start = p.line_start;
+  range.first_line = p.first_line;
+  uint64_t sub = 0;
+  Status st;
+  {
+    ScopedSpan span(track, SpanKind::kRead, p.seq);
+    st = OpenPlain(ctx, p.source, file);
+  }
+  if (st.ok()) {
+    auto owned = std::make_unique<LineRangeSource>((*ctx.inputs)[p.source], file->fd, range);
+    LineRangeSource* source = owned.get();
+    {
+      ScopedSpan span(track, SpanKind::kRead, p.seq);
+      st = source->Start();
+    }
+    const uint64_t start = source->start();
+    // Line numbers are only known in the region's first range; elsewhere they count from 1 at
+    // the range's first line (ProcessesParentCutsReason keeps plans that render them away).
+    const uint64_t line_base = range.first_line > 0 ? range.first_line - 1 : 0;
+    Chunker chunker(std::move(owned), static_cast<uint32_t>(p.source), plan.chunker);
+    Chunk& chunk = item.chunk;
+    while (st.ok()) {
+      Result<bool> more = false;
+      {
+        ScopedSpan span(track, SpanKind::kRead, p.seq);
+        more = chunker.Next(&chunk);
+      }
+      if (!more.ok()) {
+        st = more.status();
+        break;
+      }
+      if (!*more) break;
+      chunk.seq = p.seq;
+      chunk.offset += start;
+      chunk.first_line += line_base;
+      for (OversizedLine& line : chunk.oversized) line.line_number += line_base;
+      chunk.last_in_source = chunk.last_in_source && range.end >= range.limit;
+      if (!ProcessAndReply(ctx, item, state, sub, track, fd, reply)) return false;
+      ++sub;
+    }
+  }
+  if (!st.ok()) return SendChunkError(p.seq, st, fd, reply);
+  BeginReply(kReplyRangeDone, reply);
+  PutU64(p.seq, reply);
+  PutU64(sub, reply);
+  EndReply(reply);
+  return WriteFull(fd, reply->data(), reply->size());
+}
+
+// Serves requests until "finish" (or until the parent goes away); never returns.
+[[noreturn]] void ShardLoop(const ShardContext& ctx, int fd) {
+  const Plan& plan = *ctx.plan;
+  const Segment& segment = plan.segments[0];
+  WorkerState state = NewWorkerState(plan, segment);
+  WorkItem item;
+  PlainFile file;
+  std::string meta, reply;
+  RunTrace::Track* track = ctx.trace->NewTrack("shard", segment.label());
+  for (;;) {
+    uint64_t header[3];
+    // EOF: the parent closed the socket because it is stopping; nothing to report.
+    bool got_request;
+    {
+      ScopedSpan span(track, SpanKind::kWaitInput);
+      got_request = ReadFull(fd, reinterpret_cast<char*>(header), sizeof header);
+    }
+    if (!got_request) _exit(0);
+    if (header[0] == kRequestFinish) {
+      BeginReply(kReplyPartials, &reply);
+      {
+        ScopedSpan span(track, SpanKind::kMerge);  // encoding them, for the parent's merge
+        PutU64(plan.aggregates.size(), &reply);
+        for (size_t a = 0; a < plan.aggregates.size(); ++a) {
+          // Encoded straight into the reply (as PutBytes would frame it): partials can be tens
+          // of MiB, and every extra copy is fresh pages to fault in at the end of the run.
+          const size_t at = reply.size();
+          PutU64(0, &reply);
+          plan.aggregates[a]->Encode(*state.partials[a], &reply);
+          const uint64_t len = reply.size() - at - 8;
+          std::memcpy(&reply[at], &len, 8);
+        }
+      }
+      EncodeTrack(*track, &reply);
+      EndReply(&reply);
+      // Skip every destructor: nothing of the parent's (temp output files) may be touched.
+      _exit(WriteFull(fd, reply.data(), reply.size()) ? 0 : 1);
+    }
+    if (header[0] != kRequestChunk || header[1] > (uint64_t{1} << 32)) _exit(2);
+    meta.resize(header[1]);
+    if (!ReadFull(fd, meta.data(), meta.size())) _exit(1);
+
+    std::string_view in = meta;
+    Chunk& chunk = item.chunk;
+    ChunkPlace p;
+    uint64_t last = 0, attempt = 0, has_data = 0, range = 0, line_start = 0, n_oversized = 0;
+    for (uint64_t* v : {&p.seq, &p.source, &p.offset, &p.size, &p.first_line, &p.line_count,
+                        &p.dropped_lines, &p.truncated_events, &last, &attempt, &has_data, &range,
+                        &p.limit, &line_start, &n_oversized}) {
+      if (!GetU64(&in, v)) _exit(2);
+    }
+    p.range = range != 0;
+    p.line_start = line_start != 0;
+    if (p.source >= ctx.inputs->size() || n_oversized > in.size() / 24) _exit(2);
+    chunk.oversized.resize(n_oversized);
+    for (OversizedLine& line : chunk.oversized) {
+      std::string_view head;
+      if (!GetU64(&in, &line.line_number) || !GetU64(&in, &line.bytes) || !GetBytes(&in, &head)) {
+        _exit(2);
+      }
+      line.head.assign(head);
+    }
+    if (ctx.kill.enabled && ctx.kill.seq == p.seq && (ctx.kill.always || attempt == 0)) {
+      raise(SIGKILL);
+    }
+    if (p.range) {
+      if (header[2] != 0 || has_data != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
+      if (!ServeRange(ctx, p, &file, item, state, track, fd, &reply)) _exit(1);
+      continue;
+    }
+
+    Status read_status;
+    {
+      ScopedSpan span(track, SpanKind::kRead, p.seq);
+      if (has_data != 0) {
+        if (header[2] != p.size) _exit(2);
+        chunk.set_size(0);
+        chunk.Reserve(p.size);
+        if (!ReadFull(fd, chunk.mutable_data(), p.size)) _exit(1);
+        chunk.set_size(p.size);
+      } else {
+        if (header[2] != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
+        read_status = ReadPlainChunk(ctx, p, &file, &chunk);
+      }
+    }
+    if (!read_status.ok()) {
+      if (!SendChunkError(p.seq, read_status, fd, &reply)) _exit(1);
+      continue;
+    }
+    chunk.seq = p.seq;
+    chunk.source = static_cast<uint32_t>(p.source);
+    chunk.offset = p.offset;
+    chunk.first_line = p.first_line;
+    chunk.line_count = p.line_count;
+    chunk.dropped_lines = p.dropped_lines;
+    chunk.truncated_events = p.truncated_events;
+    chunk.last_in_source = last != 0;
+    // The parent is gone if this fails.
+    if (!ProcessAndReply(ctx, item, state, /*sub=*/0, track, fd, &reply)) _exit(1);
+  }
+}
+
+}  // namespace
+
+[[noreturn]] void ShardMain(const ShardContext& ctx, int fd) {
+  try {
+    ShardLoop(ctx, fd);
+  } catch (...) {  // e.g. std::bad_alloc: die without unwinding into the parent's code
+    ShardSay("logpipe: a worker process failed with an exception\n");
+    _exit(3);
+  }
+}
+
+}  // namespace logpipe::processes
