@@ -38,8 +38,6 @@ KillSpec ParseKillSpec() {
 
 namespace {
 
-using wire::GetBytes;
-using wire::GetU64;
 using wire::PutU64;
 
 bool ReadFull(int fd, char* buf, size_t n) {
@@ -239,6 +237,7 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
   WorkItem item;
   PlainFile file;
   std::string meta, reply;
+  ChunkDesc request;  // the current request's meta (its oversized lines' storage is reused)
   RunTrace::Track* track = ctx.trace->NewTrack("shard", segment.label());
   for (;;) {
     uint64_t header[3];
@@ -273,31 +272,20 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
     meta.resize(header[1]);
     if (!ReadFull(fd, meta.data(), meta.size())) _exit(1);
 
-    std::string_view in = meta;
     Chunk& chunk = item.chunk;
-    ChunkPlace p;
-    uint64_t last = 0, attempt = 0, has_data = 0, range = 0, line_start = 0, n_oversized = 0;
-    for (uint64_t* v : {&p.seq, &p.source, &p.offset, &p.size, &p.first_line, &p.line_count,
-                        &p.dropped_lines, &p.truncated_events, &last, &attempt, &has_data, &range,
-                        &p.limit, &line_start, &n_oversized}) {
-      if (!GetU64(&in, v)) _exit(2);
+    uint64_t attempt = 0;
+    bool has_data = false;
+    if (!DecodeChunkMeta(meta, &request, &attempt, &has_data) ||
+        request.place.source >= ctx.inputs->size()) {
+      _exit(2);
     }
-    p.range = range != 0;
-    p.line_start = line_start != 0;
-    if (p.source >= ctx.inputs->size() || n_oversized > in.size() / 24) _exit(2);
-    chunk.oversized.resize(n_oversized);
-    for (OversizedLine& line : chunk.oversized) {
-      std::string_view head;
-      if (!GetU64(&in, &line.line_number) || !GetU64(&in, &line.bytes) || !GetBytes(&in, &head)) {
-        _exit(2);
-      }
-      line.head.assign(head);
-    }
+    const ChunkPlace& p = request.place;
+    chunk.oversized.swap(request.oversized);
     if (ctx.kill.enabled && ctx.kill.seq == p.seq && (ctx.kill.always || attempt == 0)) {
       raise(SIGKILL);
     }
     if (p.range) {
-      if (header[2] != 0 || has_data != 0 || !(*ctx.infos)[p.source].plain) _exit(2);
+      if (header[2] != 0 || has_data || !(*ctx.infos)[p.source].plain) _exit(2);
       if (!ServeRange(ctx, p, &file, item, state, track, fd, &reply)) _exit(1);
       continue;
     }
@@ -305,7 +293,7 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
     Status read_status;
     {
       ScopedSpan span(track, SpanKind::kRead, p.seq);
-      if (has_data != 0) {
+      if (has_data) {
         if (header[2] != p.size) _exit(2);
         chunk.set_size(0);
         chunk.Reserve(p.size);
@@ -327,7 +315,7 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
     chunk.line_count = p.line_count;
     chunk.dropped_lines = p.dropped_lines;
     chunk.truncated_events = p.truncated_events;
-    chunk.last_in_source = last != 0;
+    chunk.last_in_source = request.last_in_source;
     // The parent is gone if this fails.
     if (!ProcessAndReply(ctx, item, state, /*sub=*/0, track, fd, &reply)) _exit(1);
   }

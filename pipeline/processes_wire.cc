@@ -2,6 +2,7 @@
 
 namespace logpipe::processes {
 
+using wire::GetBytes;
 using wire::GetU64;
 using wire::PutBytes;
 using wire::PutU64;
@@ -19,6 +20,30 @@ void EncodeChunkMeta(const ChunkDesc& d, uint64_t attempt, bool has_data, std::s
     PutU64(line.bytes, out);
     PutBytes(line.head, out);
   }
+}
+
+bool DecodeChunkMeta(std::string_view in, ChunkDesc* d, uint64_t* attempt, bool* has_data) {
+  ChunkPlace& p = d->place;
+  uint64_t last = 0, data = 0, range = 0, line_start = 0, n_oversized = 0;
+  for (uint64_t* v :
+       {&p.seq, &p.source, &p.offset, &p.size, &p.first_line, &p.line_count, &p.dropped_lines,
+        &p.truncated_events, &last, attempt, &data, &range, &p.limit, &line_start, &n_oversized}) {
+    if (!GetU64(&in, v)) return false;
+  }
+  d->last_in_source = last != 0;
+  *has_data = data != 0;
+  p.range = range != 0;
+  p.line_start = line_start != 0;
+  if (n_oversized > in.size() / 24) return false;
+  d->oversized.resize(n_oversized);
+  for (OversizedLine& line : d->oversized) {
+    std::string_view head;
+    if (!GetU64(&in, &line.line_number) || !GetU64(&in, &line.bytes) || !GetBytes(&in, &head)) {
+      return false;
+    }
+    line.head.assign(head);
+  }
+  return in.empty();
 }
 
 void EncodeTrack(const RunTrace::Track& track, std::string* out) {

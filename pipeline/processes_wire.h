@@ -86,8 +86,10 @@ struct ChunkDesc {
   std::vector<OversizedLine> oversized;
 };
 
-// Appends a chunk request's meta (the order the shard reads it in, ShardLoop).
+// A chunk request's meta (the fields in the order above), and its reading by the shard: false
+// on malformed bytes (short, an oversized-line count the bytes cannot hold, bytes left over).
 void EncodeChunkMeta(const ChunkDesc& d, uint64_t attempt, bool has_data, std::string* out);
+bool DecodeChunkMeta(std::string_view in, ChunkDesc* d, uint64_t* attempt, bool* has_data);
 
 // A shard's track travels after its partials: the sums per kind, CPU and run-queue time, then
 // its spans. DecodeTrack adds them to `track`; false on malformed bytes.

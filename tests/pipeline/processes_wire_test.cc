@@ -1,6 +1,7 @@
 // The processes executor's frames: a shard's track survives the trip to the parent, and
 // truncated or malformed track bytes are refused, never overrun; a chunk request's meta has the
-// field order the shard reads (documented in processes_wire.h).
+// documented field order (processes_wire.h) and reads back as it was written, and short or
+// overlong meta is refused.
 
 #include "pipeline/processes_wire.h"
 
@@ -81,6 +82,45 @@ TEST(ProcessesWire, ChunkMetaIsTheDocumentedFieldsInOrder) {
   ASSERT_TRUE(wire::GetBytes(&in, &head));
   EXPECT_EQ(head, "GET /");
   EXPECT_TRUE(in.empty());
+}
+
+TEST(ProcessesWire, ChunkMetaReadsBackAndRefusesShortOrOverlongBytes) {
+  ChunkDesc d;
+  d.place = {/*seq=*/9,        /*source=*/2,        /*offset=*/100,         /*size=*/50,
+             /*first_line=*/0,
+             /*line_count=*/0, /*dropped_lines=*/3, /*truncated_events=*/1, /*range=*/false,
+             /*limit=*/0,      /*line_start=*/false};
+  d.oversized.push_back({12, 99999, "x"});
+  d.oversized.push_back({13, 88888, ""});
+  std::string meta;
+  EncodeChunkMeta(d, /*attempt=*/0, /*has_data=*/true, &meta);
+
+  ChunkDesc back;
+  back.oversized.resize(5);  // a previous request's lines: replaced
+  uint64_t attempt = 7;
+  bool has_data = false;
+  ASSERT_TRUE(DecodeChunkMeta(meta, &back, &attempt, &has_data));
+  EXPECT_EQ(attempt, 0u);
+  EXPECT_TRUE(has_data);
+  EXPECT_EQ(back.place.seq, 9u);
+  EXPECT_EQ(back.place.source, 2u);
+  EXPECT_EQ(back.place.offset, 100u);
+  EXPECT_EQ(back.place.size, 50u);
+  EXPECT_EQ(back.place.dropped_lines, 3u);
+  EXPECT_EQ(back.place.truncated_events, 1u);
+  EXPECT_FALSE(back.place.range);
+  EXPECT_FALSE(back.last_in_source);
+  ASSERT_EQ(back.oversized.size(), 2u);
+  EXPECT_EQ(back.oversized[0].line_number, 12u);
+  EXPECT_EQ(back.oversized[0].bytes, 99999u);
+  EXPECT_EQ(back.oversized[0].head, "x");
+  EXPECT_EQ(back.oversized[1].head, "");
+
+  for (size_t n = 0; n < meta.size(); ++n) {
+    EXPECT_FALSE(DecodeChunkMeta(std::string_view(meta.data(), n), &back, &attempt, &has_data))
+        << n << " bytes";
+  }
+  EXPECT_FALSE(DecodeChunkMeta(meta + "z", &back, &attempt, &has_data));
 }
 
 }  // namespace
