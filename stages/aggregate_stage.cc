@@ -1644,6 +1644,8 @@ Table AggregateStage::Finish(Partial&& all_base) const {
   std::vector<std::vector<uint32_t>> src_begin(impl.source_field.size());
   std::vector<std::vector<uint32_t>> src_order(impl.source_field.size());
   for (size_t src = 0; src < impl.source_field.size(); ++src) {
+    // Only top reads a top-only source, and its lists are already in top_across.
+    if (!top_across.empty() && impl.source_top_only[src]) continue;
     const HashTable& t = p.values[src];
     std::vector<uint32_t>& begin = src_begin[src];
     std::vector<uint32_t>& order = src_order[src];
