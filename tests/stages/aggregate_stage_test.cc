@@ -1036,6 +1036,19 @@ TEST(AggregateApprox, ExplainNoteStatesTheSketchAndItsMemory) {
 // ---------------------------------------------------------------------------------------------
 // Scale and allocation
 
+// The Dump of a top(f, k) cell by brute force: every value's count sorted by count desc, then
+// text asc, the first k.
+std::string BruteForceTop(const std::map<std::string, uint64_t>& counts, size_t k) {
+  std::vector<std::pair<std::string, uint64_t>> all(counts.begin(), counts.end());
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (all.size() > k) all.resize(k);
+  std::string out = "[";
+  for (const auto& [v, n] : all) out += v + ":" + std::to_string(n) + ",";
+  return out + "]";
+}
+
 // top(f, k) against a brute force (count every value in a std::map, sort all of them by
 // count desc then text asc), with and without group_by, for a string field and an int field
 // (whose text order differs from its numeric order), from one partial, from two merged
@@ -1056,16 +1069,6 @@ TEST(AggregateStage, TopMatchesAFullSortWithAndWithoutGroupBy) {
       if (m & 2) ++bytes_counts[g][std::to_string(rows.bytes[i])];
       if (m & 4) ++path_counts[g][rows.path[i]];
     }
-    auto top = [](const std::map<std::string, uint64_t>& counts, size_t k) {
-      std::vector<std::pair<std::string, uint64_t>> all(counts.begin(), counts.end());
-      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-        return a.second != b.second ? a.second > b.second : a.first < b.first;
-      });
-      if (all.size() > k) all.resize(k);
-      std::string out = "[";
-      for (const auto& [v, n] : all) out += v + ":" + std::to_string(n) + ",";
-      return out + "]";
-    };
     // Rows sort by status with absent first: "null" before the ints, which std::map orders
     // as text; re-sort them numerically.
     std::vector<std::string> order(groups.begin(), groups.end());
@@ -1077,7 +1080,7 @@ TEST(AggregateStage, TopMatchesAFullSortWithAndWithoutGroupBy) {
     std::string want = grouped ? "status|tb|tp|\n" : "tb|tp|\n";
     for (const std::string& g : order) {
       if (grouped) want += g + "|";
-      want += top(bytes_counts[g], 7) + "|" + top(path_counts[g], 5) + "|\n";
+      want += BruteForceTop(bytes_counts[g], 7) + "|" + BruteForceTop(path_counts[g], 5) + "|\n";
     }
 
     auto one = stage->NewPartial();
@@ -1145,20 +1148,10 @@ struct TopRows {
       paths[g][s.path] += s.times;
       bytes[g][std::to_string(BytesOf(s.path))] += s.times;
     }
-    auto top = [](const std::map<std::string, uint64_t>& counts, size_t k) {
-      std::vector<std::pair<std::string, uint64_t>> all(counts.begin(), counts.end());
-      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-        return a.second != b.second ? a.second > b.second : a.first < b.first;
-      });
-      if (all.size() > k) all.resize(k);
-      std::string out = "[";
-      for (const auto& [v, n] : all) out += v + ":" + std::to_string(n) + ",";
-      return out + "]";
-    };
     std::string want = grouped ? "status|tp|tb|\n" : "tp|tb|\n";
     for (const auto& [g, counts] : paths) {
       if (grouped) want += (g < 0 ? std::string("null") : "i" + std::to_string(g)) + "|";
-      want += top(counts, kp) + "|" + top(bytes[g], kb) + "|\n";
+      want += BruteForceTop(counts, kp) + "|" + BruteForceTop(bytes[g], kb) + "|\n";
     }
     return want;
   }
