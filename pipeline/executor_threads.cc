@@ -1,8 +1,8 @@
-// The threads executor: a fixed pool of std::threads per segment, and the calling thread
-// putting batches back in input order for the consumer.
+// The threads executor: a fixed pool of std::threads per segment; whichever worker of the last
+// segment finishes the next batch in input order hands it to the consumer.
 //
 //   read (serial, by a free worker of segment 0) -> segment 0 (W0 threads) --q[1]--> ...
-//      ^                                              --done--> main: reorder, consume
+//      ^                                      --> last segment: reorder, consume (one at a time)
 //      +------------------------------ free items <------------------------+
 //
 // Reading is serial but has no thread of its own: a worker of the first segment that needs
@@ -13,9 +13,15 @@
 // tbb's 1.26 (cache-cold chunks, ~1,000 context switches per GiB); reading this way, 1.47.
 //
 // A fixed pool of plan.live_tokens WorkItems circulates; reading waits for a free one, so
-// at most that many chunks are in memory (backpressure without a bound on any queue). A serial segment
-// is one thread; it sees batches in arrival order, which is fine: stages are per batch, and
+// at most that many chunks are in memory (backpressure without a bound on any queue). A serial
+// segment is one thread; it sees batches in arrival order, which is fine: stages are per batch, and
 // aggregate partials merge in any order. Only the consumer needs input order.
+//
+// Delivery has no thread of its own either (as oneTBB runs a serial output filter on whichever
+// thread brings its next item): a worker that finishes a batch files it under its seq, and if
+// nobody is delivering, delivers every batch that is next in order, then goes back to work. A
+// calling thread woken once per batch to do that cost the reference job with 2 workers ~1,000
+// context switches per GiB and preempted a worker each time.
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -40,15 +46,16 @@ class ThreadsExecutor : public Executor {
 
     std::vector<std::unique_ptr<WorkItem>> pool;
     BlockingQueue<WorkItem*> free_items;
-    free_items.AddProducers(1);  // the main thread, recycling
+    free_items.AddProducers(1);  // closed once the workers (which recycle items) are joined
     for (size_t i = 0; i < pool_size; ++i) {
       pool.push_back(std::make_unique<WorkItem>());
       free_items.Push(pool.back().get());
     }
-    // queues[s] feeds segment s > 0 (segment 0 reads); queues[num_segments] feeds the main
-    // thread.
-    std::vector<BlockingQueue<WorkItem*>> queues(num_segments + 1);
-    for (size_t s = 0; s < num_segments; ++s) queues[s + 1].AddProducers(plan.segments[s].workers);
+    // queues[s] feeds segment s > 0 (segment 0 reads; the last segment delivers).
+    std::vector<BlockingQueue<WorkItem*>> queues(num_segments);
+    for (size_t s = 0; s + 1 < num_segments; ++s) {
+      queues[s + 1].AddProducers(plan.segments[s].workers);
+    }
     auto abort_all = [&] {
       free_items.Abort();
       for (auto& q : queues) q.Abort();
@@ -88,6 +95,38 @@ class ThreadsExecutor : public Executor {
       }
       return false;
     };
+    // Delivery in input order, by the last segment's workers, one at a time (`delivering`).
+    std::mutex deliver_mu;
+    std::map<uint64_t, WorkItem*> pending;  // finished, waiting for an earlier seq
+    uint64_t next_seq = 0;
+    bool delivering = false;
+    Status consume_status;  // guarded by deliver_mu until the threads are joined
+    result->stats.counters.Clear(plan.schema.size());
+    RunTrace::Track* writer = result->trace.NewTrack("writer", "deliver");  // the deliverer's
+    auto deliver = [&](WorkItem* item) {
+      std::unique_lock<std::mutex> lock(deliver_mu);
+      pending.emplace(item->chunk.seq, item);
+      if (delivering) return;  // the worker delivering will find it
+      delivering = true;
+      while (consume_status.ok() && !pending.empty() && pending.begin()->first == next_seq) {
+        WorkItem* ready = pending.begin()->second;
+        pending.erase(pending.begin());
+        lock.unlock();  // others file their batches meanwhile
+        Status st;
+        {
+          ScopedSpan span(writer, SpanKind::kDeliver, ready->chunk.seq);
+          st = DeliverBatch(ready->output, consumer, &result->stats);
+        }
+        free_items.Push(ready);
+        lock.lock();
+        ++next_seq;
+        if (!st.ok()) {
+          consume_status = st;
+          abort_all();
+        }
+      }
+      delivering = false;
+    };
     std::vector<std::thread> threads;
     // states[s][w]: worker w of segment s. Built here, used only by that worker's thread.
     std::vector<std::vector<WorkerState>> states(num_segments);
@@ -118,43 +157,19 @@ class ThreadsExecutor : public Executor {
               RunSegmentStages(plan, plan.segments[s], *item, states[s][w]);
               if (s + 1 == num_segments) renderer.Render(item->batch, &item->output);
             }
-            queues[s + 1].Push(item);
+            if (s + 1 == num_segments) {
+              deliver(item);
+            } else {
+              queues[s + 1].Push(item);
+            }
           }
-          queues[s + 1].ProducerDone();
+          if (s + 1 < num_segments) queues[s + 1].ProducerDone();
         });
       }
     }
 
-    // Put batches back in seq order for the consumer, then recycle them.
-    result->stats.counters.Clear(plan.schema.size());
-    Status consume_status;
-    std::map<uint64_t, WorkItem*> pending;
-    uint64_t next_seq = 0;
-    RunTrace::Track* writer = result->trace.NewTrack("writer", "deliver");
-    WorkItem* item = nullptr;
-    while (consume_status.ok()) {
-      {
-        ScopedSpan span(writer, SpanKind::kWaitInput);
-        if (!queues[num_segments].Pop(&item)) break;
-      }
-      pending.emplace(item->chunk.seq, item);
-      while (!pending.empty() && pending.begin()->first == next_seq) {
-        WorkItem* ready = pending.begin()->second;
-        pending.erase(pending.begin());
-        {
-          ScopedSpan span(writer, SpanKind::kDeliver, ready->chunk.seq);
-          consume_status = DeliverBatch(ready->output, consumer, &result->stats);
-        }
-        ++next_seq;
-        free_items.Push(ready);
-        if (!consume_status.ok()) {
-          abort_all();
-          break;
-        }
-      }
-    }
-    free_items.ProducerDone();
     for (auto& t : threads) t.join();
+    free_items.ProducerDone();
     if (!read_status.ok()) return read_status;
     if (!consume_status.ok()) return consume_status;
 
