@@ -141,38 +141,50 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
   return Status::Ok();
 }
 
-// Runs the segment on `item` (its chunk filled in) and sends the rendered batch, preceded by its
-// index among the unit's batches. False if the parent is gone.
-bool ProcessAndReply(const ShardContext& ctx, WorkItem& item, WorkerState& state, uint64_t sub,
-                     RunTrace::Track* track, int fd, std::string* reply) {
-  const Plan& plan = *ctx.plan;
-  const uint64_t seq = item.chunk.seq;
-  {
-    ScopedSpan span(track, SpanKind::kWork, seq);
-    item.batch.Reset(item.chunk, plan.schema.size(), plan.starts_event());
-    RunSegmentStages(plan, plan.segments[0], item, state);
-    ctx.renderer->Render(item.batch, &item.output);
-    BeginReply(kReplyBatch, reply);
-    PutU64(sub, reply);
-    item.output.EncodeTo(reply);
-    EndReply(reply);
-  }
+// Replies of a range waiting in the shard are sent once they reach this size, or when the
+// range is done. A job without records or rejects has batches of a few dozen bytes; sending
+// each on its own woke the parent once per chunk (~1,000 times per GiB) for nothing.
+constexpr size_t kReplyFlushBytes = size_t{256} << 10;
+
+// Sends the reply frames waiting in `reply` and empties it. False if the parent is gone.
+bool SendReplies(RunTrace::Track* track, uint64_t seq, int fd, std::string* reply) {
   ScopedSpan span(track, SpanKind::kWaitOutput, seq);
-  return WriteFull(fd, reply->data(), reply->size());
+  const bool sent = WriteFull(fd, reply->data(), reply->size());
+  reply->clear();
+  return sent;
 }
 
-bool SendChunkError(uint64_t seq, const Status& error, int fd, std::string* reply) {
-  BeginReply(kReplyChunkError, reply);
+// Runs the segment on `item` (its chunk filled in) and appends the rendered batch to `reply`,
+// preceded by its index among the unit's batches.
+void ProcessInto(const ShardContext& ctx, WorkItem& item, WorkerState& state, uint64_t sub,
+                 RunTrace::Track* track, std::string* reply) {
+  const Plan& plan = *ctx.plan;
+  ScopedSpan span(track, SpanKind::kWork, item.chunk.seq);
+  item.batch.Reset(item.chunk, plan.schema.size(), plan.starts_event());
+  RunSegmentStages(plan, plan.segments[0], item, state);
+  ctx.renderer->Render(item.batch, &item.output);
+  const size_t at = BeginReply(kReplyBatch, reply);
+  PutU64(sub, reply);
+  item.output.EncodeTo(reply);
+  EndReply(reply, at);
+}
+
+// Appends a chunk error to the replies waiting in `reply` and sends them all. False if the
+// parent is gone.
+bool SendChunkError(uint64_t seq, const Status& error, RunTrace::Track* track, int fd,
+                    std::string* reply) {
+  const size_t at = BeginReply(kReplyChunkError, reply);
   PutU64(seq, reply);
   error.EncodeTo(reply);
-  EndReply(reply);
-  return WriteFull(fd, reply->data(), reply->size());
+  EndReply(reply, at);
+  return SendReplies(track, seq, fd, reply);
 }
 
 // Serves a range request: cuts the lines the range owns into chunks with the plan's Chunker
 // (so chunk_bytes, max_line_bytes and oversized lines work as in the parent), sends one batch
-// per chunk, then "range done" with their number. A read error is sent as the unit's chunk
-// error after the batches before it. False if the parent is gone.
+// per chunk (gathered up to kReplyFlushBytes per write), then "range done" with their number.
+// A read error is sent as the unit's chunk error after the batches before it. False if the
+// parent is gone.
 bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, WorkItem& item,
                 WorkerState& state, RunTrace::Track* track, int fd, std::string* reply) {
   const Plan& plan = *ctx.plan;
@@ -217,16 +229,19 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
       chunk.first_line += line_base;
       for (OversizedLine& line : chunk.oversized) line.line_number += line_base;
       chunk.last_in_source = chunk.last_in_source && range.end >= range.limit;
-      if (!ProcessAndReply(ctx, item, state, sub, track, fd, reply)) return false;
+      ProcessInto(ctx, item, state, sub, track, reply);
+      if (reply->size() >= kReplyFlushBytes && !SendReplies(track, p.seq, fd, reply)) {
+        return false;
+      }
       ++sub;
     }
   }
-  if (!st.ok()) return SendChunkError(p.seq, st, fd, reply);
-  BeginReply(kReplyRangeDone, reply);
+  if (!st.ok()) return SendChunkError(p.seq, st, track, fd, reply);
+  const size_t at = BeginReply(kReplyRangeDone, reply);
   PutU64(p.seq, reply);
   PutU64(sub, reply);
-  EndReply(reply);
-  return WriteFull(fd, reply->data(), reply->size());
+  EndReply(reply, at);
+  return SendReplies(track, p.seq, fd, reply);
 }
 
 // Serves requests until "finish" (or until the parent goes away); never returns.
@@ -249,7 +264,8 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
     }
     if (!got_request) _exit(0);
     if (header[0] == kRequestFinish) {
-      BeginReply(kReplyPartials, &reply);
+      reply.clear();
+      const size_t at = BeginReply(kReplyPartials, &reply);
       {
         ScopedSpan span(track, SpanKind::kMerge);  // encoding them, for the parent's merge
         PutU64(plan.aggregates.size(), &reply);
@@ -264,7 +280,7 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
         }
       }
       EncodeTrack(*track, &reply);
-      EndReply(&reply);
+      EndReply(&reply, at);
       // Skip every destructor: nothing of the parent's (temp output files) may be touched.
       _exit(WriteFull(fd, reply.data(), reply.size()) ? 0 : 1);
     }
@@ -305,7 +321,7 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
       }
     }
     if (!read_status.ok()) {
-      if (!SendChunkError(p.seq, read_status, fd, &reply)) _exit(1);
+      if (!SendChunkError(p.seq, read_status, track, fd, &reply)) _exit(1);
       continue;
     }
     chunk.seq = p.seq;
@@ -316,8 +332,8 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
     chunk.dropped_lines = p.dropped_lines;
     chunk.truncated_events = p.truncated_events;
     chunk.last_in_source = request.last_in_source;
-    // The parent is gone if this fails.
-    if (!ProcessAndReply(ctx, item, state, /*sub=*/0, track, fd, &reply)) _exit(1);
+    ProcessInto(ctx, item, state, /*sub=*/0, track, &reply);
+    if (!SendReplies(track, p.seq, fd, &reply)) _exit(1);  // the parent is gone
   }
 }
 

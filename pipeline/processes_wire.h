@@ -40,17 +40,20 @@ enum ReplyType : uint64_t {
 constexpr size_t kRequestHeader = 24;  // type, meta_len, data_len
 constexpr size_t kReplyHeader = 16;    // type, len
 
-// Starts a reply frame in `out` (cleared); EndReply fills in its length.
-inline void BeginReply(uint64_t type, std::string* out) {
+// Appends the header of a reply frame to `out` (a shard may send several frames in one
+// write) and returns where the frame starts; EndReply(out, that) fills in its length once the
+// body is appended.
+inline size_t BeginReply(uint64_t type, std::string* out) {
   using wire::PutU64;
-  out->clear();
+  const size_t at = out->size();
   PutU64(type, out);
   PutU64(0, out);
+  return at;
 }
 
-inline void EndReply(std::string* out) {
-  uint64_t len = out->size() - kReplyHeader;
-  std::memcpy(&(*out)[8], &len, 8);
+inline void EndReply(std::string* out, size_t at) {
+  uint64_t len = out->size() - at - kReplyHeader;
+  std::memcpy(&(*out)[at + 8], &len, 8);
 }
 
 // How the parent found each input before the shards started (ClassifyInputs); shards check a
