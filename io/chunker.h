@@ -59,8 +59,17 @@ struct MultilineOptions {
   bool enabled() const { return static_cast<bool>(starts_event); }
 };
 
+// The default target chunk size (read.chunk_bytes). Small enough that a chunk, copied in by
+// pread, is still in its core's cache when it is parsed, and that the chunks in flight of a
+// parallel run (2 x workers) leave the shared cache to the aggregate tables. On the 2-core
+// reference machine (bench/reference/run.sh --chunk-sweep, bench/RESULTS.md) 1 MiB chunks ran
+// the reference job 4-10% faster with 2 workers than 4 MiB chunks (serially: no difference
+// beyond noise), at a lower peak RSS; 512 KiB to 2 MiB were alike within noise, and much
+// smaller chunks cost more in per-chunk handoffs than they save.
+constexpr size_t kDefaultChunkBytes = size_t{1} << 20;
+
 struct ChunkerOptions {
-  size_t chunk_bytes = size_t{4} << 20;  // target chunk size
+  size_t chunk_bytes = kDefaultChunkBytes;  // target chunk size
   // Longer lines are reported as oversized; a line's length counts any '\r' but not its '\n'.
   size_t max_line_bytes = size_t{16} << 20;
   MultilineOptions multiline;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/chunker.h"
 #include "io/url_fetch.h"
 
 namespace logpipe {
@@ -97,7 +98,7 @@ struct OutputSpec {
 };
 
 struct ReadSpec {
-  uint64_t chunk_bytes = uint64_t{4} << 20;
+  uint64_t chunk_bytes = kDefaultChunkBytes;
   uint64_t max_line_bytes = uint64_t{16} << 20;
 };
 

@@ -97,7 +97,7 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { heap::Free(p);
 namespace logpipe {
 namespace {
 
-constexpr size_t kChunkBytes = size_t{4} << 20;  // the default read.chunk_bytes
+constexpr size_t kChunkBytes = kDefaultChunkBytes;  // the default read.chunk_bytes
 
 [[noreturn]] void Die(const std::string& msg) {
   std::fprintf(stderr, "logpipe_micro: %s\n", msg.c_str());
@@ -137,7 +137,7 @@ const std::string& Input() {
   return *input;
 }
 
-// The input cut into 4 MiB chunks by the real Chunker, as the executors see it.
+// The input cut into default-size chunks (1 MiB) by the real Chunker, as the executors see it.
 const std::vector<Chunk>& Chunks() {
   static const std::vector<Chunk>* chunks = [] {
     auto* v = new std::vector<Chunk>;
@@ -229,7 +229,7 @@ uint64_t TotalBytes() {
 }
 
 // ---- Chunker ------------------------------------------------------------------------------
-// One pass of the Chunker over the whole input from a memory source, 4 MiB chunks, one Chunk
+// One pass of the Chunker over the whole input from a memory source, 1 or 4 MiB chunks, one Chunk
 // refilled in place (as the serial executor does): the copy out of the source plus the
 // search for the last '\n'. Building the source (a copy of the input) is not timed.
 void BM_Chunker(benchmark::State& state) {
@@ -254,10 +254,10 @@ void BM_Chunker(benchmark::State& state) {
   state.counters["chunks/pass"] =
       static_cast<double>(chunks) / static_cast<double>(state.iterations());
 }
-BENCHMARK(BM_Chunker)->Arg(4)->ArgName("chunk_MiB")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Chunker)->Arg(1)->Arg(4)->ArgName("chunk_MiB")->Unit(benchmark::kMillisecond);
 
 // ---- RecordBatch::Reset ------------------------------------------------------------------
-// Splitting a 4 MiB chunk into rows (memchr per line, '\r' stripped): included in every
+// Splitting a default-size chunk into rows (memchr per line, '\r' stripped): included in every
 // Parse number below, so subtract it to get the matching alone.
 void BM_RecordBatchReset(benchmark::State& state) {
   const std::vector<Chunk>& chunks = Chunks();
@@ -277,7 +277,7 @@ void BM_RecordBatchReset(benchmark::State& state) {
 BENCHMARK(BM_RecordBatchReset)->Unit(benchmark::kMicrosecond);
 
 // ---- ParseStage::Process -----------------------------------------------------------------
-// RecordBatch::Reset + ParseStage::Process on one 4 MiB chunk of combined lines per iteration
+// RecordBatch::Reset + ParseStage::Process on one default-size chunk of combined lines per iteration
 // (cycling through the input), with the built-in `combined` pattern and capture pushdown to
 // N captures. engine:0 is what logpipe picks; engine:1 forces RE2 (builds with a scanner).
 void BM_Parse(benchmark::State& state) {
@@ -354,7 +354,7 @@ const Parsed& ParsedInput() {
 }
 
 // ---- FilterStage::Process ----------------------------------------------------------------
-// One parsed 4 MiB chunk per iteration through a typical where-expression (int comparison,
+// One parsed default-size chunk per iteration through a typical where-expression (int comparison,
 // string membership, an unanchored RE2 search); `selected` is restored before each call
 // (a vector copy, timed). Bytes are the chunk's input bytes.
 void BM_Filter(benchmark::State& state) {
@@ -417,7 +417,7 @@ std::unique_ptr<AggregateStage> MakeAggregate(const std::vector<std::string>& ke
 uint64_t DistinctPaths();
 
 // ---- AggregateStage::Add -----------------------------------------------------------------
-// One parsed 4 MiB chunk per iteration folded into one Partial that lives through the whole
+// One parsed default-size chunk per iteration folded into one Partial that lives through the whole
 // benchmark (as a worker's partial does through a file):
 //   status:  group_by [status], count + sum(bytes)                  (22 groups)
 //   top:     no group_by, top(path, 10) over every distinct path    (tens of thousands)

@@ -15,7 +15,11 @@ is WRONG and left out of every ratio. Writes the raw runs as JSON and a markdown
 `memory` runs logpipe serial, threads(2), tbb(2) and processes(2) on the 1 GiB file and on a larger (4 GiB) file in
 alternation and compares their peak RSS (bar: within 10%).
 
-`report` re-renders the markdown from the newest reference-*.json and memory-*.json.
+`chunks` runs logpipe serial, threads(2), tbb(2) and processes(2) on the reference job at
+several read.chunk_bytes in alternation: what the default chunk size is chosen by.
+
+`report` re-renders the markdown from the newest reference-*.json, memory-*.json and
+chunks-*.json.
 """
 import argparse
 import datetime
@@ -481,8 +485,11 @@ def cmd_run(a):
     with open(a.json_out, "w") as f:
         json.dump(result, f, indent=1)
     print("wrote %s" % a.json_out)
-    mem = latest(os.path.dirname(a.json_out), "memory-*.json") if not a.quick else None
-    write_results(a.md_out, render(result, mem, json_path=a.json_out))
+    mem, chunks = None, None
+    if not a.quick:
+        mem = latest(os.path.dirname(a.json_out), "memory-*.json")
+        chunks = latest(os.path.dirname(a.json_out), "chunks-*.json")
+    write_results(a.md_out, render(result, mem, json_path=a.json_out, chunks=chunks))
     print("wrote %s" % a.md_out)
     print(render_table(result))
     print(render_bars(result["bars"]))
@@ -557,11 +564,99 @@ def cmd_memory(a):
     ref = latest(os.path.dirname(a.json_out), "reference-*.json")
     if a.md_out:
         if ref:
-            write_results(a.md_out, render(ref, result, json_path=None))
+            chunks = latest(os.path.dirname(a.json_out), "chunks-*.json")
+            write_results(a.md_out, render(ref, result, json_path=None, chunks=chunks))
             print("wrote %s" % a.md_out)
         else:
             print("no reference-*.json beside it: %s not rewritten" % a.md_out)
     print(render_memory(result))
+
+
+def model_name(model):
+    return model + "2" if model else "serial"
+
+
+def size_bytes(text):
+    """A size in config syntax ("512KiB", "4M", "65536") in bytes, for ordering."""
+    units = {"": 1, "B": 1, "K": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MIB": 1 << 20,
+             "G": 1 << 30, "GIB": 1 << 30}
+    digits = text.rstrip("BbKkMmGgIi")
+    return int(digits) * units[text[len(digits):].upper()]
+
+
+def default_chunk_bytes(logpipe, repo, env):
+    """logpipe's default read.chunk_bytes as --explain prints it ("read: chunks of 1 MiB,"),
+    in config syntax ("1MiB")."""
+    out = subprocess.run(logpipe_argv(logpipe, "/dev/null") + ["--explain"], cwd=repo, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode()
+    for line in out.splitlines():
+        if line.startswith("read: chunks of "):
+            return line[len("read: chunks of "):].split(",")[0].replace(" ", "")
+    sys.exit("bench.py: no 'read: chunks of' line in logpipe --explain:\n" + out)
+
+
+def cmd_chunks(a):
+    env = dict(os.environ, LC_ALL="C")
+    env.pop("LANG", None)
+    truth = read_truth(a.truth)
+    expected = {None: truth_text(a.peers, a.truth)}
+    a.default = default_chunk_bytes(a.logpipe, a.repo, env)
+    sizes = a.sizes.split(",")
+    if a.default not in sizes:
+        sizes.append(a.default)
+    sizes.sort(key=size_bytes)
+    variants = []
+    for size in sizes:
+        for model, workers in MEMORY_MODELS:
+            variants.append(dict(
+                name="logpipe_%s_%s" % (model_name(model), size), kind="logpipe", cwd=a.repo,
+                counterpart=None, size=size, model=model_name(model),
+                desc="logpipe %s, read.chunk_bytes=%s" % (model_name(model), size),
+                argv=logpipe_argv(a.logpipe, a.data, model, workers,
+                                  extra_sets=["read.chunk_bytes=" + size])))
+    load_before = loadavg()
+    started = datetime.datetime.now()
+    print("chunk sizes %s on %s; %d warm-up + %d rounds of %d variants; load %s" % (
+        ", ".join(sizes), a.data, a.warmup, a.rounds, len(variants),
+        " ".join("%.2f" % x for x in load_before)), flush=True)
+    load_rounds = run_suite(variants, a.rounds, a.warmup, expected, a.workdir, env)
+    summ, paired = summarize(variants, os.path.getsize(a.data), truth["lines"])
+    rows = []
+    for size in sizes:
+        serial = "logpipe_serial_%s" % size
+        row = {"size": size, "models": {}}
+        for model, _ in MEMORY_MODELS:
+            name = "logpipe_%s_%s" % (model_name(model), size)
+            x = summ[name]
+            row["models"][model_name(model)] = {
+                "status": x["status"], "wall_median": x.get("wall_median"),
+                "cpu_median": x.get("cpu_median"), "peak_rss_mib": x.get("peak_rss_mib"),
+                "vs_serial_same_size": paired(serial, name) if model else None,
+                "vs_serial_default": paired("logpipe_serial_" + a.default, name)}
+        rows.append(row)
+    result = {
+        "kind": "chunks", "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+        "invocation": a.invocation, "machine": machine_facts(),
+        "repo": repo_facts(a.repo, a.logpipe), "default": a.default,
+        "data": {"path": a.data, "bytes": os.path.getsize(a.data), "lines": truth["lines"]},
+        "method": {"rounds": a.rounds, "warmup": a.warmup, "order": [v["name"] for v in variants]},
+        "load": {"before": load_before, "after": loadavg(), "per_round": load_rounds},
+        "variants": [{k: v[k] for k in ("name", "desc", "argv", "cwd", "status", "check", "detail", "runs")}
+                     for v in variants],
+        "rows": rows,
+    }
+    result["other_work"] = other_work(result)
+    with open(a.json_out, "w") as f:
+        json.dump(result, f, indent=1)
+    print("wrote %s" % a.json_out)
+    result["_path"] = a.json_out
+    ref = latest(os.path.dirname(a.json_out), "reference-*.json")
+    if a.md_out and ref:
+        mem = latest(os.path.dirname(a.json_out), "memory-*.json")
+        write_results(a.md_out, render(ref, mem, json_path=None, chunks=result))
+        print("wrote %s" % a.md_out)
+    print(render_chunks(result))
 
 
 FETCH_BEGIN = "<!-- fetch-benchmark:begin -->"
@@ -598,7 +693,8 @@ def cmd_report(a):
     if not ref:
         sys.exit("bench.py: no reference-*.json in %s" % a.results_dir)
     mem = latest(a.results_dir, "memory-*.json")
-    write_results(a.out, render(ref, mem, json_path=None))
+    chunks = latest(a.results_dir, "chunks-*.json")
+    write_results(a.out, render(ref, mem, json_path=None, chunks=chunks))
     print("wrote %s from %s%s" % (a.out, ref["_path"], " and " + mem["_path"] if mem else ""))
 
 
@@ -675,6 +771,31 @@ def render_memory(m):
     return "\n".join(out)
 
 
+def render_chunks(c):
+    models = [model_name(m) for m, _ in MEMORY_MODELS]
+    out = ["| read.chunk_bytes | " + " | ".join("%s: wall s (CPU s)%s" % (
+               m, "" if m == "serial" else ", speedup vs serial (same size)") for m in models) +
+           " | peak RSS MiB (largest) |",
+           "|---|" + "---|" * len(models) + "---|"]
+    for row in c["rows"]:
+        cells = []
+        for m in models:
+            x = row["models"][m]
+            if x["wall_median"] is None:
+                cells.append(x["status"])
+                continue
+            cell = "%s (%s)" % (f2(x["wall_median"], 3), f2(x["cpu_median"], 3))
+            if x["vs_serial_same_size"]:
+                cell += ", " + fx(x["vs_serial_same_size"])
+            if x["vs_serial_default"] and row["size"] != c["default"]:
+                cell += "; %.2fx vs serial at %s" % (x["vs_serial_default"]["median"], c["default"])
+            cells.append(cell)
+        rss = [row["models"][m]["peak_rss_mib"] for m in models if row["models"][m]["peak_rss_mib"]]
+        size = ("**%s** (default)" % row["size"]) if row["size"] == c["default"] else row["size"]
+        out.append("| %s | %s | %s |" % (size, " | ".join(cells), f2(max(rss), 1) if rss else ""))
+    return "\n".join(out)
+
+
 def shown_path(path):
     """`path` relative to the repository when inside it, else absolute."""
     if not path:
@@ -684,7 +805,7 @@ def shown_path(path):
     return os.path.relpath(full, root) if full.startswith(root + os.sep) else full
 
 
-def render(r, mem, json_path):
+def render(r, mem, json_path, chunks=None):
     m, sw, d, rp = r["machine"], r["software"], r["data"], r["repo"]
     L = []
     w = L.append
@@ -791,6 +912,19 @@ def render(r, mem, json_path):
               fnum(ds.get("distinct_paths")), fnum(db.get("distinct_paths"))))
         checks = sorted({(v.get("check") or "") for v in mem["variants"]})
         w("Answers checked against each file's truth (%s).\n" % "; ".join(c for c in checks if c))
+    if chunks:
+        ow = chunks.get("other_work")
+        w("## Chunk size: what the default is chosen by\n")
+        w("`run.sh --chunk-sweep` (%s; %d warm-up + %d rounds in alternation; other work %s; raw "
+          "runs `%s`): the reference job on `%s` at each `read.chunk_bytes`, every model. "
+          "Medians; speedups are paired (per round, then the median, min-max in brackets). "
+          "Smaller chunks stay in the cache of the core that reads and parses them, and the "
+          "chunks in flight of a parallel run (2 x workers) leave the shared cache to the "
+          "aggregate tables; much smaller ones cost more in per-chunk handoffs.\n" % (
+              chunks["started"], chunks["method"]["warmup"], chunks["method"]["rounds"],
+              "%.1f%% of the machine" % (100 * ow["share"]) if ow else "not measured",
+              shown_path(chunks.get("_path", "")), os.path.basename(chunks["data"]["path"])))
+        w(render_chunks(chunks) + "\n")
     w("## Commands\n")
     w("Run from the directory shown (cwd), with `LC_ALL=C`:\n")
     w("```")
@@ -807,7 +941,7 @@ def render(r, mem, json_path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("run", "memory"):
+    for name in ("run", "memory", "chunks"):
         p = sub.add_parser(name)
         p.add_argument("--logpipe", required=True)
         p.add_argument("--repo", required=True)
@@ -825,9 +959,12 @@ def main():
             p.add_argument("--mawk", default="mawk")
             p.add_argument("--quick", action="store_true")
             p.add_argument("--only", help="comma-separated variant names (for trying)")
-        else:
+        elif name == "memory":
             p.add_argument("--big", required=True)
             p.add_argument("--big-truth")
+        else:
+            p.add_argument("--sizes", default="256KiB,512KiB,1MiB,2MiB,4MiB",
+                           help="read.chunk_bytes values (logpipe's default is added if missing)")
     p = sub.add_parser("report")
     p.add_argument("--results-dir", required=True)
     p.add_argument("--out", required=True)
@@ -840,6 +977,8 @@ def main():
     if a.cmd == "run":
         a.logjob = os.path.abspath(a.logjob)
         return cmd_run(a)
+    if a.cmd == "chunks":
+        return cmd_chunks(a)
     a.big = os.path.abspath(a.big)
     a.big_truth = a.big_truth or a.big + ".truth.json"
     return cmd_memory(a)

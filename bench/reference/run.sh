@@ -6,10 +6,13 @@
 #   bench/reference/run.sh [--quick] [--rounds N] [--size 1G] [--data-dir DIR] [--only a,b]
 #                          [--build-dir DIR | --no-build] [--peers DIR]
 #   bench/reference/run.sh --memory [--keep] [--big-size 4G] [--rounds N]
+#   bench/reference/run.sh --chunk-sweep [--sizes 256KiB,...,4MiB] [--rounds N]
 #
 #   --quick        100 MiB, 1 round; results go to DATA_DIR/quick/, not into bench/
 #   --memory       logpipe serial, threads(2), tbb(2), processes(2) on the 1 GiB file and on a 4 GiB file: peak RSS
 #                  must stay within 10%; the 4 GiB file is deleted afterwards unless --keep
+#   --chunk-sweep  logpipe serial, threads(2), tbb(2), processes(2) at each read.chunk_bytes in
+#                  --sizes (and the default): what the default chunk size is chosen by (default 5 rounds)
 #   --rounds N     counted rounds after the warm-up round (default 3; --quick 1; --memory 1)
 #   --size SIZE    data size for logpipe-gen (default 1G)
 #   --data-dir DIR generated data, the peers' logjob binary and run outputs (default
@@ -31,18 +34,22 @@ seed=42
 rounds=
 quick=0
 memory=0
+chunk_sweep=0
+sizes=256KiB,512KiB,1MiB,2MiB,4MiB
 keep=0
 no_build=0
 only=
 invocation="bench/reference/run.sh $*"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --memory) memory=1 ;;
+    --chunk-sweep) chunk_sweep=1 ;;
+    --sizes) sizes=$2; shift ;;
     --keep) keep=1 ;;
     --rounds) rounds=$2; shift ;;
     --size) size=$2; shift ;;
@@ -62,6 +69,7 @@ if [ "$quick" = 1 ]; then
   rounds=${rounds:-1}
 fi
 if [ "$memory" = 1 ]; then rounds=${rounds:-1}; fi
+if [ "$chunk_sweep" = 1 ]; then rounds=${rounds:-5}; fi
 rounds=${rounds:-3}
 [ -d "$peers" ] || die "peers directory $peers not found (set --peers or LOGPIPE_PEERS)"
 build_dir=$(mkdir -p "$build_dir" && cd "$build_dir" && pwd)
@@ -109,7 +117,7 @@ generate() {  # SIZE -> prints the data file path
 
 # ---- 3. the peers' hand-written C++ job (never committed: it lives in the data dir)
 logjob=$data_dir/logjob
-if [ "$memory" = 0 ]; then
+if [ "$memory" = 0 ] && [ "$chunk_sweep" = 0 ]; then
   if ! dpkg-query -W -f='${Status}' libpcre2-dev 2>/dev/null | grep -q "install ok installed"; then
     echo "== installing libpcre2-dev (logjob.cc includes pcre2.h)"
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -140,6 +148,13 @@ if [ "$memory" = 1 ]; then
 fi
 
 data=$(generate "$size")
+if [ "$chunk_sweep" = 1 ]; then
+  mkdir -p "$repo/bench/results"
+  exec "$python" "$here/bench.py" chunks --logpipe "$logpipe" --repo "$repo" --peers "$peers" \
+    --data "$data" --sizes "$sizes" --rounds "$rounds" --workdir "$data_dir/out-chunks" \
+    --json-out "$repo/bench/results/chunks-$stamp.json" --md-out "$repo/bench/RESULTS.md" \
+    --invocation "$invocation"
+fi
 if [ "$quick" = 1 ]; then
   out_dir=$data_dir/quick
   json_out=$out_dir/reference-quick-$stamp.json

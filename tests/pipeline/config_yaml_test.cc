@@ -23,7 +23,7 @@ TEST(ConfigYaml, LoadsMinimalConfigWithDefaults) {
   EXPECT_EQ(config->name, "t");
   ASSERT_EQ(config->inputs.size(), 1u);
   EXPECT_EQ(config->inputs[0].path, "a.log");
-  EXPECT_EQ(config->read.chunk_bytes, 4u << 20);
+  EXPECT_EQ(config->read.chunk_bytes, 1u << 20);
   ASSERT_EQ(config->stages.size(), 2u);
   EXPECT_EQ(config->stages[0].pattern, "combined");
   EXPECT_EQ(config->stages[0].on_mismatch, OnMismatch::kCount);
