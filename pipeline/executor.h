@@ -56,7 +56,8 @@ class Executor {
 };
 
 // Hands one batch's output to the consumer and adds its counters to `stats`. Every executor
-// calls it for each chunk, in seq order, from one thread.
+// calls it for each chunk, in seq order, one call at a time (threads and tbb: from whichever
+// worker has the next batch, so a consumer must not rely on one thread, only on the order).
 Status DeliverBatch(const BatchOutput& output, OrderedConsumer& consumer, RunStats* stats);
 
 // The executor for the plan's execution model (pipeline/executor.cc).
