@@ -45,7 +45,7 @@ class ThreadsExecutor : public Executor {
     const size_t pool_size = plan.live_tokens;
 
     std::vector<std::unique_ptr<WorkItem>> pool;
-    BlockingQueue<WorkItem*> free_items;
+    BlockingQueue<WorkItem*> free_items(QueueOrder::kLifo);  // reuse the warmest item first
     free_items.AddProducers(1);  // closed once the workers (which recycle items) are joined
     for (size_t i = 0; i < pool_size; ++i) {
       pool.push_back(std::make_unique<WorkItem>());
