@@ -1,7 +1,7 @@
 #pragma once
 // BlockingQueue: a multi-producer multi-consumer queue for the threads executor, first in first
 // out, or last in first out for a pool of free buffers (the one freed last is the likeliest to
-// be still in a cache: on the reference job with 2 workers, ~1.5% less wall time than FIFO).
+// be still in a cache).
 //
 // Unbounded in itself: executors circulate a fixed pool of WorkItems, so a queue never holds
 // more than the pool. Producers register up front (AddProducers); the queue closes when the
