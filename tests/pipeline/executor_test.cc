@@ -1,7 +1,9 @@
 // The contract every executor keeps with its consumer (pipeline/executor.h): batches arrive in
 // input order, one Consume call at a time (threads and tbb make it from whichever worker
 // finished the next batch), and a consumer's error ends the run with that error, with no call
-// after it.
+// after it. Under ThreadSanitizer (scripts/test.sh) the tbb cases are skipped, as in
+// exec_matrix_test.cc: Debian's libtbb is not built with TSan, which then cannot see TBB's own
+// synchronisation and reports the state its serial filters hand over as races.
 
 #include "pipeline/executor.h"
 
@@ -109,6 +111,12 @@ struct ModelCase {
   int workers;
 };
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kUnderTsan = true;
+#else
+constexpr bool kUnderTsan = false;
+#endif
+
 const ModelCase kParallel[] = {{"threads x2", ExecModel::kThreads, 2},
                                {"threads x3", ExecModel::kThreads, 3},
                                {"tbb x2", ExecModel::kTbb, 2},
@@ -123,6 +131,7 @@ TEST(ExecutorConsumer, BatchesComeInInputOrderOneCallAtATime) {
   ASSERT_GT(want.seqs.size(), 100u);
   ASSERT_GT(want.records.size(), 500000u);
   for (const ModelCase& c : kParallel) {
+    if (kUnderTsan && c.model == ExecModel::kTbb) continue;
     SCOPED_TRACE(c.name);
     const Outcome got = RunModel(dir, c.model, c.workers, 0);
     ASSERT_TRUE(got.status.ok()) << got.status.message();
@@ -138,6 +147,7 @@ TEST(ExecutorConsumer, ConsumerErrorEndsTheRunWithNoCallAfterIt) {
   ASSERT_TRUE(all.status.ok()) << all.status.message();
   for (size_t fail_at : {size_t{1}, size_t{40}}) {
     for (const ModelCase& c : kParallel) {
+      if (kUnderTsan && c.model == ExecModel::kTbb) continue;
       SCOPED_TRACE(std::string(c.name) + ", failing call " + std::to_string(fail_at));
       const Outcome got = RunModel(dir, c.model, c.workers, fail_at);
       EXPECT_EQ(got.status.code(), StatusCode::kIoError);
