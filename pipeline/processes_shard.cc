@@ -40,13 +40,16 @@ namespace {
 
 using wire::PutU64;
 
-bool ReadFull(int fd, char* buf, size_t n) {
+// Moves all n bytes with `io` (read or write), retrying short transfers and EINTR; false on
+// end of file or an error (the parent is gone).
+template <typename Byte, typename Io>
+bool TransferFull(int fd, Byte* buf, size_t n, Io io) {
   while (n > 0) {
-    ssize_t got = read(fd, buf, n);
-    if (got > 0) {
-      buf += got;
-      n -= static_cast<size_t>(got);
-    } else if (got < 0 && errno == EINTR) {
+    const ssize_t done = io(fd, buf, n);
+    if (done > 0) {
+      buf += done;
+      n -= static_cast<size_t>(done);
+    } else if (done < 0 && errno == EINTR) {
       continue;
     } else {
       return false;
@@ -55,20 +58,8 @@ bool ReadFull(int fd, char* buf, size_t n) {
   return true;
 }
 
-bool WriteFull(int fd, const char* buf, size_t n) {
-  while (n > 0) {
-    ssize_t put = write(fd, buf, n);
-    if (put > 0) {
-      buf += put;
-      n -= static_cast<size_t>(put);
-    } else if (put < 0 && errno == EINTR) {
-      continue;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
+bool ReadFull(int fd, char* buf, size_t n) { return TransferFull(fd, buf, n, ::read); }
+bool WriteFull(int fd, const char* buf, size_t n) { return TransferFull(fd, buf, n, ::write); }
 
 // Says something on stderr without stdio (its buffers belong to the parent's copy).
 void ShardSay(const char* text) {
