@@ -476,9 +476,9 @@ class ProcessesRun {
   // A live shard with room for `unit`, the least busy first; null if none. A chunk may queue
   // behind another. A range goes to an idle shard, or queues behind one range when it is
   // queueable (far from the end of its input): then it is in the shard's socket when the shard
-  // finishes the one before, instead of a round trip through the parent per range that left
-  // each shard idle ~0.3 ms per range. Near the end a range waits for an idle shard: queued
-  // behind another, it could leave the other shards idle at the end of the run.
+  // finishes the one before, with no round trip through the parent in between. Near the end
+  // a range waits for an idle shard: queued behind another, it could leave the other shards
+  // idle at the end of the run.
   Shard* PickShard(const Unit& unit) {
     Shard* best = nullptr;
     for (Shard& s : shards_) {
@@ -794,7 +794,7 @@ class ProcessesRun {
         // Queueable while the ranges after it hold enough bytes for every shard to take two
         // of its size: a shard that finds this one queued elsewhere still has work.
         const uint64_t size = unit->lines.end - unit->lines.begin;
-        unit->queueable = range_tail_bytes_[range_pos_] - size >= 2 * shards_.size() * size;
+        unit->queueable = range_tail_bytes_[range_pos_ + 1] >= 2 * shards_.size() * size;
         ++range_pos_;
         unit->seq = next_seq_++;
         return true;
