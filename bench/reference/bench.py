@@ -495,9 +495,15 @@ def cmd_run(a):
     print(render_bars(result["bars"]))
 
 
-# Every execution model, as issue 4's memory bar asks ("on every model ... shards included":
-# wait4's peak RSS of a run is the largest of its process and the shards it reaped).
+# Every execution model, for the memory check and the chunk sweep, as issue 4's memory bar asks
+# ("on every model ... shards included": wait4's peak RSS of a run is the largest of its
+# process and the shards it reaped).
 MEMORY_MODELS = ((None, None), ("threads", 2), ("tbb", 2), ("processes", 2))
+
+
+def model_name(model):
+    """A MEMORY_MODELS model as variant names spell it: serial, threads2, ..."""
+    return model + "2" if model else "serial"
 
 
 def cmd_memory(a):
@@ -512,7 +518,7 @@ def cmd_memory(a):
         for job, config in jobs:
             for model, workers in MEMORY_MODELS:
                 variants.append(dict(
-                    name="logpipe_%s%s_%s" % (job, model + "2" if model else "serial", key),
+                    name="logpipe_%s%s_%s" % (job, model_name(model), key),
                     kind="logpipe", cwd=a.repo, counterpart=None, data_key=key,
                     desc="logpipe %s, %s, on %s" % (
                         "%s, 2 workers" % model if model else "serial",
@@ -525,7 +531,7 @@ def cmd_memory(a):
         " ".join("%.2f" % x for x in load_before)), flush=True)
     load_rounds = run_suite(variants, a.rounds, a.warmup, expected, a.workdir, env)
     rows = []
-    names = [m + "2" if m else "serial" for m, _ in MEMORY_MODELS]
+    names = [model_name(m) for m, _ in MEMORY_MODELS]
     for job, model in [(j, m) for j in ("", "statusonly_") for m in names]:
         s = next(v for v in variants if v["name"] == "logpipe_%s%s_small" % (job, model))
         b = next(v for v in variants if v["name"] == "logpipe_%s%s_big" % (job, model))
@@ -570,10 +576,6 @@ def cmd_memory(a):
         else:
             print("no reference-*.json beside it: %s not rewritten" % a.md_out)
     print(render_memory(result))
-
-
-def model_name(model):
-    return model + "2" if model else "serial"
 
 
 def size_bytes(text):
