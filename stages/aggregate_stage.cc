@@ -548,6 +548,63 @@ void PipelinedLookup(HashTable& table, size_t n, const uint64_t* hashes, KeyAt k
   }
 }
 
+// The ids of the k largest counts of each group in value table `t` (group_of(id) -> group,
+// below heaps->size()), as min-heaps of (count, id): heap g's front is the smallest kept.
+// Among equal counts, which are kept is unspecified (callers take ties by a threshold).
+template <typename GroupOf>
+void LargestPerGroup(const HashTable& t, uint64_t k, GroupOf group_of,
+                     std::vector<std::vector<std::pair<uint64_t, uint32_t>>>* heaps) {
+  auto smaller_on_top = [](const auto& a, const auto& b) { return a.first > b.first; };
+  for (auto& h : *heaps) h.clear();
+  const uint32_t size = static_cast<uint32_t>(t.size());
+  for (uint32_t id = 0; id < size; ++id) {
+    const uint64_t c = t.payload(id);
+    auto& h = (*heaps)[group_of(id)];
+    if (h.size() < k) {
+      h.emplace_back(c, id);
+      std::push_heap(h.begin(), h.end(), smaller_on_top);
+    } else if (c > h.front().first) {
+      std::pop_heap(h.begin(), h.end(), smaller_on_top);
+      h.back() = {c, id};
+      std::push_heap(h.begin(), h.end(), smaller_on_top);
+    }
+  }
+}
+
+// A value of a value table in the byte format: string bytes with their length, a float's 8
+// bytes, an int or time zigzagged.
+void PutValue(FieldType type, std::string_view value, std::string* out) {
+  if (type == FieldType::kString) {
+    PutVarint(value.size(), out);
+    out->append(value.data(), value.size());
+  } else if (type == FieldType::kFloat) {
+    out->append(value.data(), value.size());
+  } else {
+    uint64_t u;
+    std::memcpy(&u, value.data(), 8);
+    PutVarint(ZigZag(static_cast<int64_t>(u)), out);
+  }
+}
+
+// Reads a PutValue and appends its table bytes to `out`; false on truncated bytes.
+bool ReadValue(Reader& r, FieldType type, std::string* out) {
+  if (type == FieldType::kString) {
+    uint64_t len = 0;
+    std::string_view text;
+    if (!r.Varint(&len) || !r.Bytes(len, &text)) return false;
+    out->append(text.data(), text.size());
+  } else if (type == FieldType::kFloat) {
+    uint64_t u = 0;
+    if (!r.Raw64(&u)) return false;
+    AppendRaw64(u, out);
+  } else {
+    uint64_t z = 0;
+    if (!r.Varint(&z)) return false;
+    AppendRaw64(static_cast<uint64_t>(UnZigZag(z)), out);
+  }
+  return true;
+}
+
 // The value bytes of a value-table key as display text.
 void AppendValueText(FieldType type, std::string_view value, std::string* out) {
   if (type == FieldType::kString) {
@@ -579,6 +636,7 @@ struct AggregateStage::Impl {
   std::vector<size_t> source_field;  // value source -> schema field
   std::vector<FieldType> source_type;
   std::vector<uint8_t> source_top_only;  // read by top(f, k) metrics only: may be kept apart
+  std::vector<uint64_t> source_k;        // top-only sources: the largest k that reads them
 
   // Appends the composite group key of `row` to `out`: per key a presence byte, then 8 bytes
   // (int, time or its bucket, canonical float) or a 4-byte length and the bytes (string).
@@ -983,24 +1041,11 @@ struct AggregateStage::Impl {
       total.Set(sum);
     };
 
-    // 1. Each table's k largest counts per group (min-heaps of count, id).
+    // 1. Each table's k largest counts per group.
     std::vector<std::vector<std::pair<uint64_t, uint32_t>>> heaps(ngroups);
-    auto smaller_on_top = [](const auto& a, const auto& b) { return a.first > b.first; };
     for (const Source& t : tables) {
-      for (auto& h : heaps) h.clear();
-      const uint32_t size = static_cast<uint32_t>(t.table->size());
-      for (uint32_t id = 0; id < size; ++id) {
-        const uint64_t c = t.table->payload(id);
-        auto& h = heaps[group_of(t, id)];
-        if (h.size() < k) {
-          h.emplace_back(c, id);
-          std::push_heap(h.begin(), h.end(), smaller_on_top);
-        } else if (c > h.front().first) {
-          std::pop_heap(h.begin(), h.end(), smaller_on_top);
-          h.back() = {c, id};
-          std::push_heap(h.begin(), h.end(), smaller_on_top);
-        }
-      }
+      LargestPerGroup(
+          *t.table, k, [&](uint32_t id) { return group_of(t, id); }, &heaps);
       for (uint32_t g = 0; g < ngroups; ++g) {
         // Many small groups: every value is a candidate.
         if (candidates.size() + heaps[g].size() > limit) return false;
@@ -1060,6 +1105,9 @@ struct AggregateStage::Impl {
     *out = std::move(by_group);
     return true;
   }
+
+  // Encode and EncodeHead (`head`: top-only tables give each group's source_k largest only).
+  void Encode(AggPartial& p, bool head, std::string* out) const;
 
   // Folds every part kept apart into p.values.
   void FoldParts(AggPartial& p) const {
@@ -1218,8 +1266,14 @@ Result<std::unique_ptr<AggregateStage>> AggregateStage::Create(std::vector<Group
     impl.metrics.push_back(std::move(plan));
   }
   impl.source_top_only.assign(impl.source_field.size(), 1);
+  impl.source_k.assign(impl.source_field.size(), 0);
   for (const MetricPlan& m : impl.metrics) {
-    if (m.source >= 0 && m.kind != Kind::kTop) impl.source_top_only[m.source] = 0;
+    if (m.source < 0) continue;
+    if (m.kind != Kind::kTop) impl.source_top_only[m.source] = 0;
+    impl.source_k[m.source] = std::max(impl.source_k[m.source], static_cast<uint64_t>(m.k));
+  }
+  for (size_t src = 0; src < impl.source_k.size(); ++src) {
+    if (!impl.source_top_only[src]) impl.source_k[src] = 0;
   }
   return stage;
 }
@@ -1327,8 +1381,15 @@ void AggregateStage::Merge(Partial&& from_base, Partial& into_base) const {
 }
 
 void AggregateStage::Encode(Partial& base, std::string* out) const {
-  const Impl& impl = *impl_;
-  AggPartial& p = static_cast<AggPartial&>(base);
+  impl_->Encode(static_cast<AggPartial&>(base), /*head=*/false, out);
+}
+
+void AggregateStage::EncodeHead(Partial& base, std::string* out) const {
+  impl_->Encode(static_cast<AggPartial&>(base), /*head=*/true, out);
+}
+
+void AggregateStage::Impl::Encode(AggPartial& p, bool head, std::string* out) const {
+  const Impl& impl = *this;
   impl.FoldParts(p);  // the format has one table per source
   // Room for the value tables at once: their encoding (at most 25 bytes per value beside its
   // bytes) is smaller than the tables (48), and growing a string of tens of MiB by doubling
@@ -1393,26 +1454,31 @@ void AggregateStage::Encode(Partial& base, std::string* out) const {
       }
     }
   }
+  std::vector<std::vector<std::pair<uint64_t, uint32_t>>> largest;
   for (size_t src = 0; src < impl.source_field.size(); ++src) {
     const HashTable& t = p.values[src];
     const FieldType type = impl.source_type[src];
-    PutVarint(t.size(), out);
-    for (uint32_t id = 0; id < t.size(); ++id) {
+    auto put = [&](uint32_t id) {
       const std::string_view key = t.key(id);
       PutVarint(impl.ValueGroup(key), out);
-      const std::string_view value = impl.ValueBytes(key);
-      if (type == FieldType::kString) {
-        PutVarint(value.size(), out);
-        out->append(value.data(), value.size());
-      } else if (type == FieldType::kFloat) {
-        out->append(value.data(), value.size());
-      } else {
-        uint64_t u;
-        std::memcpy(&u, value.data(), 8);
-        PutVarint(ZigZag(static_cast<int64_t>(u)), out);
-      }
+      PutValue(type, impl.ValueBytes(key), out);
       PutVarint(t.payload(id), out);
+    };
+    if (head && impl.source_k[src] > 0) {
+      // A head: each group's k largest counts (CompleteHeads asks for the rest it needs).
+      largest.resize(p.groups.size());
+      LargestPerGroup(
+          t, impl.source_k[src], [&](uint32_t id) { return ValueGroup(t.key(id)); }, &largest);
+      size_t n = 0;
+      for (const auto& h : largest) n += h.size();
+      PutVarint(n, out);
+      for (const auto& h : largest) {
+        for (const auto& entry : h) put(entry.second);
+      }
+      continue;
     }
+    PutVarint(t.size(), out);
+    for (uint32_t id = 0; id < t.size(); ++id) put(id);
   }
 }
 
@@ -1540,20 +1606,7 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
         uint64_t g = 0;
         if (!r.Varint(&g) || g >= p.groups.size()) return corrupt("bad value group");
         group[i] = static_cast<uint32_t>(g);
-        if (type == FieldType::kString) {
-          uint64_t len = 0;
-          std::string_view text;
-          if (!r.Varint(&len) || !r.Bytes(len, &text)) return corrupt("truncated value");
-          window.append(text.data(), text.size());
-        } else if (type == FieldType::kFloat) {
-          uint64_t u = 0;
-          if (!r.Raw64(&u)) return corrupt("truncated value");
-          AppendRaw64(u, &window);
-        } else {
-          uint64_t z = 0;
-          if (!r.Varint(&z)) return corrupt("truncated value");
-          AppendRaw64(static_cast<uint64_t>(UnZigZag(z)), &window);
-        }
+        if (!ReadValue(r, type, &window)) return corrupt("truncated value");
         ends[i] = static_cast<uint32_t>(window.size());
         if (!r.Varint(&count[i]) || count[i] == 0) return corrupt("bad value count");
       }
@@ -1579,6 +1632,286 @@ Status AggregateStage::Decode(std::string_view bytes, Partial* into) const {
   }
   if (!r.done()) return corrupt("trailing bytes");
   Merge(std::move(*fresh), *into);
+  return Status::Ok();
+}
+
+// -------------------------------------------------------------------------------------------
+// Finishing partials that stay in their shards (EncodeHead, AnswerQuery, CompleteHeads).
+//
+// A query, per top-only source with a k (in source order), after the number of holders:
+//   thresholds: n, n x (group, T): every value of the group whose count c has
+//               c x holders >= T;
+//   lookups:    n, n x (group, value): the count of each (0 when absent).
+// Its answer, per source: n, n x (group, value, count) for the thresholds, then the lookups'
+// counts in order. Groups are the holder's ids, values as in Encode.
+
+Status AggregateStage::AnswerQuery(const Partial& base, std::string_view query,
+                                   std::string* answer) const {
+  const Impl& impl = *impl_;
+  const AggPartial& p = static_cast<const AggPartial&>(base);
+  assert(p.parts.empty());  // EncodeHead folded them
+  Reader r(query);
+  auto bad = [&](const char* what) {
+    return DataError("aggregate query: " + std::string(what) + " at byte " +
+                     std::to_string(r.pos()) + " of " + std::to_string(query.size()));
+  };
+  uint64_t holders = 0;
+  if (!r.Varint(&holders) || holders == 0) return bad("bad holder count");
+  const uint64_t ngroups = p.groups.size();
+  std::vector<uint64_t> threshold;
+  std::vector<uint32_t> sent;
+  std::string value;
+  for (size_t src = 0; src < impl.source_field.size(); ++src) {
+    if (impl.source_k[src] == 0) continue;
+    const HashTable& t = p.values[src];
+    const FieldType type = impl.source_type[src];
+    uint64_t n = 0;
+    if (!r.Varint(&n) || n > ngroups) return bad("bad threshold count");
+    threshold.assign(ngroups, 0);
+    for (uint64_t j = 0; j < n; ++j) {
+      uint64_t g = 0, at_least = 0;
+      if (!r.Varint(&g) || g >= ngroups || !r.Varint(&at_least) || at_least == 0) {
+        return bad("bad threshold");
+      }
+      threshold[g] = at_least;
+    }
+    sent.clear();
+    if (n > 0) {
+      for (uint32_t id = 0; id < t.size(); ++id) {
+        const uint64_t at_least = threshold[impl.ValueGroup(t.key(id))];
+        if (at_least != 0 && static_cast<unsigned __int128>(t.payload(id)) * holders >= at_least) {
+          sent.push_back(id);
+        }
+      }
+    }
+    PutVarint(sent.size(), answer);
+    for (uint32_t id : sent) {
+      const std::string_view key = t.key(id);
+      PutVarint(impl.ValueGroup(key), answer);
+      PutValue(type, impl.ValueBytes(key), answer);
+      PutVarint(t.payload(id), answer);
+    }
+    if (!r.Varint(&n) || n > query.size()) return bad("bad lookup count");
+    for (uint64_t j = 0; j < n; ++j) {
+      uint64_t g64 = 0;
+      value.clear();
+      if (!r.Varint(&g64) || g64 >= ngroups || !ReadValue(r, type, &value)) {
+        return bad("bad lookup");
+      }
+      const uint32_t g = static_cast<uint32_t>(g64);
+      const uint32_t id = t.Find(impl.ValuePrefix(&g), value, ValueHash(g, value));
+      PutVarint(id == HashTable::kNotFound ? 0 : t.payload(id), answer);
+    }
+  }
+  if (!r.done()) return bad("trailing bytes");
+  return Status::Ok();
+}
+
+Status AggregateStage::CompleteHeads(const std::vector<Partial*>& head_bases,
+                                     const AskHolders& ask) const {
+  const Impl& impl = *impl_;
+  constexpr uint32_t kNone = 0xffffffffu;
+  std::vector<size_t> sources;
+  for (size_t src = 0; src < impl.source_k.size(); ++src) {
+    if (impl.source_k[src] > 0) sources.push_back(src);
+  }
+  const size_t n = head_bases.size();
+  if (sources.empty() || n == 0) return Status::Ok();
+  std::vector<AggPartial*> heads;
+  for (Partial* h : head_bases) {
+    heads.push_back(static_cast<AggPartial*>(h));
+    impl.FoldParts(*heads.back());  // changes how it is held, not what
+  }
+  // Groups across holders: a holder's group id <-> ours.
+  HashTable groups;
+  std::vector<std::vector<uint32_t>> ours(n), theirs(n);
+  for (size_t i = 0; i < n; ++i) {
+    for (uint32_t g = 0; g < heads[i]->groups.size(); ++g) {
+      const std::string_view key = heads[i]->groups.key(g);
+      bool inserted = false;
+      ours[i].push_back(groups.FindOrInsert(key, HashBytes(key), &inserted));
+    }
+  }
+  const uint32_t ngroups = static_cast<uint32_t>(groups.size());
+  for (size_t i = 0; i < n; ++i) {
+    theirs[i].assign(ngroups, kNone);
+    for (uint32_t g = 0; g < ours[i].size(); ++g) theirs[i][ours[i][g]] = g;
+  }
+
+  // Per source: the candidates, (our group, value) -> id, and what each holder counts of them.
+  struct Candidates {
+    HashTable values;
+    std::vector<uint64_t> count;  // [c * n + i]: holder i's count of candidate c
+    std::vector<uint8_t> known;   // [c * n + i]
+    // [i][its group]: every value of that group of holder i is a candidate already, so the
+    // ones it has not shown count 0 there.
+    std::vector<std::vector<uint8_t>> whole;
+    std::vector<uint64_t> threshold;  // per group of ours: the lower bound T (0: none)
+  };
+  std::vector<Candidates> cands(sources.size());
+  auto group_of = [](std::string_view key) {
+    uint32_t g;
+    std::memcpy(&g, key.data(), 4);
+    return g;
+  };
+  auto add = [&](Candidates& cs, uint32_t g, std::string_view value) {
+    bool inserted = false;
+    PayloadRef unused;
+    const uint32_t c =
+        cs.values.FindOrInsert(GroupBytes(&g), value, ValueHash(g, value), &inserted, &unused);
+    if (inserted) {
+      cs.count.resize(cs.count.size() + n, 0);
+      cs.known.resize(cs.known.size() + n, 0);
+    }
+    return c;
+  };
+  auto set = [&](Candidates& cs, uint32_t c, size_t i, uint64_t count) {
+    cs.count[c * n + i] = count;
+    cs.known[c * n + i] = 1;
+  };
+
+  // 0. The heads: candidates, and which holders' groups they show whole.
+  for (size_t s = 0; s < sources.size(); ++s) {
+    const size_t src = sources[s];
+    const uint64_t k = impl.source_k[src];
+    Candidates& cs = cands[s];
+    cs.whole.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const HashTable& t = heads[i]->values[src];
+      std::vector<uint64_t> shown(heads[i]->groups.size(), 0);
+      for (uint32_t id = 0; id < t.size(); ++id) {
+        const std::string_view key = t.key(id);
+        const uint32_t g = impl.ValueGroup(key);
+        ++shown[g];
+        set(cs, add(cs, ours[i][g], impl.ValueBytes(key)), i, t.payload(id));
+      }
+      cs.whole[i].resize(shown.size());
+      for (size_t g = 0; g < shown.size(); ++g) cs.whole[i][g] = shown[g] < k;
+    }
+    // The k-th largest known total of each group: no total below it can be among the k.
+    std::vector<std::vector<uint64_t>> totals(ngroups);
+    for (uint32_t c = 0; c < cs.values.size(); ++c) {
+      uint64_t sum = 0;
+      for (size_t i = 0; i < n; ++i) sum += cs.count[c * n + i];
+      totals[group_of(cs.values.key(c))].push_back(sum);
+    }
+    cs.threshold.assign(ngroups, 0);
+    for (uint32_t g = 0; g < ngroups; ++g) {
+      std::vector<uint64_t>& v = totals[g];
+      if (v.size() < k) continue;  // then every holder showed its whole group
+      std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(k - 1), v.end(),
+                       std::greater<uint64_t>());
+      cs.threshold[g] = v[k - 1];
+    }
+  }
+
+  // A round: per holder, per source, the thresholds (first round only) and the lookups of
+  // candidates whose count there is not known yet; then the answers folded in.
+  auto round = [&](bool thresholds) -> Status {
+    std::vector<std::string> queries(n);
+    std::vector<std::vector<std::vector<uint32_t>>> asked(n);  // [i][s]: candidates looked up
+    bool any = false;
+    for (size_t i = 0; i < n; ++i) {
+      std::string& q = queries[i];
+      PutVarint(n, &q);
+      asked[i].resize(sources.size());
+      for (size_t s = 0; s < sources.size(); ++s) {
+        Candidates& cs = cands[s];
+        const uint32_t their_groups = static_cast<uint32_t>(cs.whole[i].size());
+        uint64_t nthresholds = 0;
+        std::string list;
+        for (uint32_t g = 0; thresholds && g < their_groups; ++g) {
+          if (cs.whole[i][g]) continue;
+          const uint64_t at_least = cs.threshold[ours[i][g]];
+          assert(at_least > 0);  // a group shown in part has k candidates or more
+          PutVarint(g, &list);
+          PutVarint(at_least, &list);
+          ++nthresholds;
+        }
+        PutVarint(nthresholds, &q);
+        q += list;
+        list.clear();
+        for (uint32_t c = 0; c < cs.values.size(); ++c) {
+          if (cs.known[c * n + i]) continue;
+          const std::string_view key = cs.values.key(c);
+          const uint32_t g = theirs[i][group_of(key)];
+          if (g == kNone || cs.whole[i][g]) {
+            set(cs, c, i, 0);
+            continue;
+          }
+          PutVarint(g, &list);
+          PutValue(impl.source_type[sources[s]], key.substr(4), &list);
+          asked[i][s].push_back(c);
+        }
+        PutVarint(asked[i][s].size(), &q);
+        q += list;
+        any = any || nthresholds > 0 || !asked[i][s].empty();
+      }
+    }
+    if (!any) return Status::Ok();
+    std::vector<std::string> answers(n);
+    LOGPIPE_RETURN_IF_ERROR(ask(queries, &answers));
+    std::string value;
+    for (size_t i = 0; i < n; ++i) {
+      Reader r(answers[i]);
+      auto bad = [&](const char* what) {
+        return DataError("aggregate answer of holder " + std::to_string(i) + ": " + what +
+                         " at byte " + std::to_string(r.pos()) + " of " +
+                         std::to_string(answers[i].size()));
+      };
+      for (size_t s = 0; s < sources.size(); ++s) {
+        Candidates& cs = cands[s];
+        const uint32_t their_groups = static_cast<uint32_t>(cs.whole[i].size());
+        uint64_t m = 0;
+        if (!r.Varint(&m) || m > answers[i].size()) return bad("bad value count");
+        for (uint64_t j = 0; j < m; ++j) {
+          uint64_t g = 0, count = 0;
+          value.clear();
+          if (!r.Varint(&g) || g >= their_groups ||
+              !ReadValue(r, impl.source_type[sources[s]], &value) || !r.Varint(&count) ||
+              count == 0) {
+            return bad("bad value");
+          }
+          set(cs, add(cs, ours[i][g], value), i, count);
+        }
+        // A threshold of at most the number of holders lets every count through: the holder
+        // sent its whole group.
+        for (uint32_t g = 0; thresholds && g < their_groups; ++g) {
+          if (!cs.whole[i][g] && cs.threshold[ours[i][g]] <= n) cs.whole[i][g] = 1;
+        }
+        for (uint32_t c : asked[i][s]) {
+          uint64_t count = 0;
+          if (!r.Varint(&count)) return bad("truncated counts");
+          set(cs, c, i, count);
+        }
+      }
+      if (!r.done()) return bad("trailing bytes");
+    }
+    return Status::Ok();
+  };
+  LOGPIPE_RETURN_IF_ERROR(round(/*thresholds=*/true));
+  LOGPIPE_RETURN_IF_ERROR(round(/*thresholds=*/false));  // values one holder sent in round 1
+
+  // Every count of every candidate is known: the heads get them.
+  for (size_t s = 0; s < sources.size(); ++s) {
+    const Candidates& cs = cands[s];
+    const size_t src = sources[s];
+    for (uint32_t c = 0; c < cs.values.size(); ++c) {
+      const std::string_view key = cs.values.key(c);
+      const std::string_view value = key.substr(4);
+      for (size_t i = 0; i < n; ++i) {
+        assert(cs.known[c * n + i]);
+        const uint64_t count = cs.count[c * n + i];
+        if (count == 0) continue;
+        const uint32_t g = theirs[i][group_of(key)];
+        bool inserted = false;
+        PayloadRef payload;
+        heads[i]->values[src].FindOrInsert(impl.ValuePrefix(&g), value, ValueHash(g, value),
+                                           &inserted, &payload);
+        payload.Set(count);
+      }
+    }
+  }
   return Status::Ok();
 }
 

@@ -114,9 +114,26 @@ class AggregateStage : public Aggregate {
   // Appends a compact, versioned byte form of `p` (varints; the stage's shape is included so
   // bytes from another config are refused). Folds the value tables Merge kept apart first.
   void Encode(Partial& p, std::string* out) const override;
-  // Folds the partial encoded in `bytes` into `*into` (which may already hold data).
+  // Folds the partial encoded in `bytes` into `*into` (which may already hold data). Into an
+  // empty partial, groups keep the ids they had where they were encoded.
   Status Decode(std::string_view bytes, Partial* into) const override;
   Table Finish(Partial&& all) const override;
+
+  // Heads leave out of every top-only value table (read by top(f, k) only) all but each group's
+  // k largest counts; CompleteHeads then asks each holder, in two rounds, for every value that
+  // could still reach the k largest totals, and the exact counts of those values:
+  //   1. T = the k-th largest of the candidates' known totals (a lower bound of the k-th true
+  //      total); each holder sends every value whose count c has c x holders >= T, and the
+  //      counts of candidates its head did not show;
+  //   2. the counts of values a holder did not show that another one sent in round 1.
+  // A value no holder sent has c x holders < T everywhere, so its total is below T: it cannot
+  // be among the k (ties included). The heads then hold every candidate's exact counts.
+  // Cost: a scan of each holder's table and a few lookups, where whole partials would send
+  // every distinct value (tens of MiB for 10^5-10^6 paths). With flat counts (T at most the
+  // number of holders) a holder sends its whole group, about what Encode would have.
+  void EncodeHead(Partial& p, std::string* out) const override;
+  Status AnswerQuery(const Partial& p, std::string_view query, std::string* answer) const override;
+  Status CompleteHeads(const std::vector<Partial*>& heads, const AskHolders& ask) const override;
 
  private:
   AggregateStage();

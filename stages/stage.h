@@ -10,9 +10,11 @@
 // Errors: bad lines are data (counters, rejects), never a Status; stages do not fail at run
 //   time. Decode is the exception: partial bytes from another process may be corrupt.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "io/status.h"
 #include "stages/record_batch.h"
@@ -59,6 +61,32 @@ class Aggregate {
   virtual Status Decode(std::string_view bytes, Partial* into) const = 0;
   // The result table, rows in a deterministic order. Called once, single-threaded.
   virtual Table Finish(Partial&& all) const = 0;
+
+  // Finishing partials that stay where they were built (one per forked shard), when the merged
+  // partial only goes to Finish: each holder sends a head, which may leave out what only a
+  // few questions can show Finish does not need (top(f, k): every value that cannot be among
+  // the k largest totals), and answers those questions in rounds.
+  //   holder i:     EncodeHead(p_i) -> head bytes; later AnswerQuery(p_i, query) -> answer
+  //   coordinator:  Decode each head into a fresh partial h_i, CompleteHeads(h, ask), where
+  //                 ask(queries, &answers) hands queries[i] to holder i (AnswerQuery) and
+  //                 returns its answer in answers[i]; then Merge the h_i and Finish.
+  // Finish then returns the table of the merged p_i. The completed heads are only good for
+  // Finish: not for Encode (state files, cluster parts), which need whole partials.
+  // CompleteHeads changes the heads only once every round has succeeded; an error from `ask`
+  // is returned as is. The defaults send the whole partial and ask nothing.
+  using AskHolders = std::function<Status(const std::vector<std::string>& queries,
+                                          std::vector<std::string>* answers)>;
+  virtual void EncodeHead(Partial& p, std::string* out) const { Encode(p, out); }
+  // REQUIRES: EncodeHead(p) was called (it may reorganise p as Encode does). Errors: kDataError
+  // for a malformed query.
+  virtual Status AnswerQuery(const Partial& /*p*/, std::string_view /*query*/,
+                             std::string* /*answer*/) const {
+    return DataError(std::string(name()) + " partial: a query, but its heads ask none");
+  }
+  virtual Status CompleteHeads(const std::vector<Partial*>& /*heads*/,
+                               const AskHolders& /*ask*/) const {
+    return Status::Ok();
+  }
 };
 
 // records output: turns the selected rows of a batch into bytes (JSON lines or CSV).

@@ -1267,6 +1267,247 @@ TEST(AggregateMerge, TopAcrossManySmallGroupsMatchesOnePartial) {
   EXPECT_EQ(Dump(stage->Finish(std::move(*partials[0]))), want);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Heads: partials finished where they were built (EncodeHead, AnswerQuery, CompleteHeads)
+
+// What FinishThroughHeads moved between the holders and the coordinator.
+struct HeadTraffic {
+  size_t head_bytes = 0;
+  size_t query_bytes = 0;
+  size_t answer_bytes = 0;
+  int rounds = 0;
+};
+
+// The Dump of Finish over `holders` as the processes executor does it: each holder's head
+// decoded into a fresh partial, completed by asking the holders (AnswerQuery), the heads merged
+// in a random order. `fail_round`: that round's ask fails first (the heads must be left as they
+// were: the second CompleteHeads then gives the same answer).
+std::string FinishThroughHeads(const AggregateStage& stage,
+                               std::vector<std::unique_ptr<Partial>>& holders, std::mt19937& rng,
+                               HeadTraffic* traffic = nullptr, int fail_round = -1) {
+  HeadTraffic unused;
+  HeadTraffic& t = traffic != nullptr ? *traffic : unused;
+  std::vector<std::unique_ptr<Partial>> heads;
+  std::vector<Partial*> head_ptrs;
+  for (auto& p : holders) {
+    std::string bytes;
+    stage.EncodeHead(*p, &bytes);
+    t.head_bytes += bytes.size();
+    heads.push_back(stage.NewPartial());
+    const Status st = stage.Decode(bytes, heads.back().get());
+    EXPECT_TRUE(st.ok()) << st.message();
+    head_ptrs.push_back(heads.back().get());
+  }
+  int calls = 0;
+  bool failing = fail_round >= 0;
+  auto ask = [&](const std::vector<std::string>& queries, std::vector<std::string>* answers) {
+    EXPECT_EQ(queries.size(), holders.size());
+    if (failing && calls++ == fail_round) return InternalError("a holder died");
+    ++t.rounds;
+    for (size_t i = 0; i < queries.size(); ++i) {
+      t.query_bytes += queries[i].size();
+      (*answers)[i].clear();
+      const Status st = stage.AnswerQuery(*holders[i], queries[i], &(*answers)[i]);
+      EXPECT_TRUE(st.ok()) << st.message();
+      t.answer_bytes += (*answers)[i].size();
+    }
+    return Status::Ok();
+  };
+  Status st = Status(StatusCode::kInternal, "not run");
+  if (failing) {
+    st = stage.CompleteHeads(head_ptrs, ask);  // fails unless it needed fewer rounds
+    failing = false;
+    if (!st.ok()) EXPECT_EQ(st.message(), "a holder died");
+    t = HeadTraffic();
+  }
+  if (!st.ok()) st = stage.CompleteHeads(head_ptrs, ask);
+  EXPECT_TRUE(st.ok()) << st.message();
+  while (heads.size() > 1) {
+    const size_t from = rng() % heads.size();
+    size_t into = rng() % (heads.size() - 1);
+    if (into >= from) ++into;
+    stage.Merge(std::move(*heads[from]), *heads[into]);
+    heads.erase(heads.begin() + static_cast<std::ptrdiff_t>(from));
+  }
+  return Dump(stage.Finish(std::move(*heads[0])));
+}
+
+// The data of TopAcrossPartialsKeptApartMatchesAFullSort (winners spread over every holder and
+// in none's own top k, ties decided by text), finished through heads: 1 to 8 holders, with and
+// without group_by, k from 1 to 30, and with a failed round before the one that succeeds.
+TEST(AggregateHeads, TopThroughHeadsMatchesAFullSort) {
+  std::mt19937 rng(15);
+  for (size_t nholders : {1, 2, 3, 5, 8}) {
+    TopRows rows;
+    for (int64_t status : {-1, 200, 404}) {
+      for (size_t part = 0; part < nholders; ++part) {
+        for (int j = 0; j < 8; ++j) {
+          rows.specs.push_back(
+              {status, "/local/" + std::to_string(part) + "/" + std::to_string(j), 10, part});
+        }
+        for (int j = 0; j < 6; ++j) {
+          rows.specs.push_back({status, "/spread/" + std::to_string(j), 6, part});
+        }
+        rows.specs.push_back({status, part % 2 ? "/tie/a" : "/tie/b", 5, part});
+        for (int j = 0; j < 40; ++j) {
+          rows.specs.push_back({status, "/noise/" + std::to_string(rng() % 60),
+                                1 + static_cast<uint32_t>(rng() % 3), part});
+        }
+      }
+    }
+    for (const bool grouped : {false, true}) {
+      const std::vector<std::string> keys =
+          grouped ? std::vector<std::string>{"status"} : std::vector<std::string>{};
+      for (const auto& [kp, kb] : {std::pair<size_t, size_t>{5, 4}, {1, 30}, {9, 1}}) {
+        auto stage = MakeStage(keys, {{"tp", "top(path, " + std::to_string(kp) + ")"},
+                                      {"tb", "top(bytes, " + std::to_string(kb) + ")"}});
+        const std::string want = rows.Want(grouped, kp, kb);
+        for (const int fail_round : {-1, 0, 1}) {
+          std::vector<std::unique_ptr<Partial>> holders;
+          for (size_t i = 0; i < nholders; ++i) {
+            holders.push_back(stage->NewPartial());
+            auto b = rows.Batch(i, static_cast<uint32_t>(rng()));
+            stage->Add(b->batch(), *holders.back());
+          }
+          EXPECT_EQ(FinishThroughHeads(*stage, holders, rng, nullptr, fail_round), want)
+              << nholders << " holders, grouped " << grouped << ", k " << kp << "/" << kb
+              << ", failed round " << fail_round;
+        }
+      }
+    }
+  }
+}
+
+// Flat counts (most values seen once or twice: thresholds of at most the number of holders
+// let every count through) and many small groups: the same answer as one partial.
+TEST(AggregateHeads, FlatCountsAndManySmallGroupsMatchOnePartial) {
+  std::mt19937 rng(16);
+  TopRows flat;
+  for (int i = 0; i < 12000; ++i) {
+    flat.specs.push_back({i % 3 == 0 ? 200 : -1, "/flat/" + std::to_string(rng() % 9000),
+                          1 + static_cast<uint32_t>(rng() % 2), static_cast<size_t>(rng() % 4)});
+  }
+  for (const bool grouped : {false, true}) {
+    const std::vector<std::string> keys =
+        grouped ? std::vector<std::string>{"status"} : std::vector<std::string>{};
+    auto stage = MakeStage(keys, {{"tp", "top(path, 6)"}, {"tb", "top(bytes, 3)"}});
+    std::vector<std::unique_ptr<Partial>> holders;
+    for (size_t i = 0; i < 4; ++i) {
+      holders.push_back(stage->NewPartial());
+      auto b = flat.Batch(i, static_cast<uint32_t>(rng()));
+      stage->Add(b->batch(), *holders.back());
+    }
+    EXPECT_EQ(FinishThroughHeads(*stage, holders, rng), flat.Want(grouped, 6, 3)) << grouped;
+  }
+
+  auto stage = MakeStage({"path", "status"}, {{"ti", "top(ip, 10)"}, {"tb", "top(bytes, 2)"}});
+  const RandomRows rows(6000, 12);
+  auto all = rows.Batch(0, rows.size());
+  auto one = stage->NewPartial();
+  stage->Add(all->batch(), *one);
+  const std::string want = Dump(stage->Finish(std::move(*one)));
+  std::vector<std::unique_ptr<Partial>> holders;
+  for (size_t begin = 0; begin < rows.size(); begin += 1500) {
+    holders.push_back(stage->NewPartial());
+    auto b = rows.Batch(begin, begin + 1500);
+    stage->Add(b->batch(), *holders.back());
+  }
+  EXPECT_EQ(FinishThroughHeads(*stage, holders, rng), want);
+}
+
+// Every metric kind at once (a field read by top and by distinct is sent whole; ip, read by top
+// only, goes through the rounds), against one partial.
+TEST(AggregateHeads, EveryMetricKindMatchesOnePartial) {
+  auto stage = EveryMetricStage();
+  const RandomRows rows(3000, 3);
+  auto all = rows.Batch(0, rows.size());
+  auto one = stage->NewPartial();
+  stage->Add(all->batch(), *one);
+  const std::string want = Dump(stage->Finish(std::move(*one)));
+  std::mt19937 rng(17);
+  std::vector<std::unique_ptr<Partial>> holders;
+  for (size_t begin = 0; begin < rows.size(); begin += 1000) {
+    holders.push_back(stage->NewPartial());
+    auto b = rows.Batch(begin, begin + 1000);
+    stage->Add(b->batch(), *holders.back());
+  }
+  EXPECT_EQ(FinishThroughHeads(*stage, holders, rng), want);
+}
+
+// The point of heads: with skewed counts (a few hot paths, a long tail seen a few times each)
+// the holders send a small fraction of what Encode would, in two rounds.
+TEST(AggregateHeads, SkewedCountsSendAFractionOfThePartials) {
+  std::mt19937 rng(18);
+  TopRows rows;
+  for (size_t part = 0; part < 2; ++part) {
+    for (int j = 0; j < 20; ++j) {
+      rows.specs.push_back(
+          {200, "/hot/" + std::to_string(j), 500 + 10 * static_cast<uint32_t>(j), part});
+    }
+    for (int j = 0; j < 20000; ++j) {
+      rows.specs.push_back({200, "/tail/" + std::to_string(rng() % 30000),
+                            1 + static_cast<uint32_t>(rng() % 3), part});
+    }
+  }
+  auto stage = MakeStage({}, {{"tp", "top(path, 10)"}, {"tb", "top(bytes, 10)"}});
+  std::vector<std::unique_ptr<Partial>> holders;
+  size_t encoded = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    holders.push_back(stage->NewPartial());
+    auto b = rows.Batch(i, static_cast<uint32_t>(rng()));
+    stage->Add(b->batch(), *holders.back());
+    std::string bytes;
+    stage->Encode(*holders.back(), &bytes);
+    encoded += bytes.size();
+  }
+  HeadTraffic traffic;
+  EXPECT_EQ(FinishThroughHeads(*stage, holders, rng, &traffic), rows.Want(false, 10, 10));
+  EXPECT_LE(traffic.rounds, 2);
+  EXPECT_LT(traffic.head_bytes + traffic.query_bytes + traffic.answer_bytes, encoded / 20)
+      << "heads " << traffic.head_bytes << ", queries " << traffic.query_bytes << ", answers "
+      << traffic.answer_bytes << ", whole partials " << encoded;
+}
+
+// A malformed query (every truncation of a real one, and a group the holder does not have) is
+// a kDataError, never a crash.
+TEST(AggregateHeads, AnswerQueryRejectsMalformedQueries) {
+  auto stage = MakeStage({"status"}, {{"tp", "top(path, 2)"}});
+  const RandomRows rows(400, 4);
+  std::vector<std::unique_ptr<Partial>> holders;
+  for (size_t begin = 0; begin < rows.size(); begin += 200) {
+    holders.push_back(stage->NewPartial());
+    auto b = rows.Batch(begin, begin + 200);
+    stage->Add(b->batch(), *holders.back());
+  }
+  std::vector<std::unique_ptr<Partial>> heads;
+  std::vector<Partial*> head_ptrs;
+  for (auto& p : holders) {
+    std::string bytes;
+    stage->EncodeHead(*p, &bytes);
+    heads.push_back(stage->NewPartial());
+    ASSERT_TRUE(stage->Decode(bytes, heads.back().get()).ok());
+    head_ptrs.push_back(heads.back().get());
+  }
+  std::string query;
+  auto capture = [&](const std::vector<std::string>& queries, std::vector<std::string>*) {
+    query = queries[0];
+    return InternalError("stop");
+  };
+  ASSERT_FALSE(stage->CompleteHeads(head_ptrs, capture).ok());
+  ASSERT_FALSE(query.empty());
+  std::string answer;
+  ASSERT_TRUE(stage->AnswerQuery(*holders[0], query, &answer).ok());
+  for (size_t len = 0; len < query.size(); ++len) {
+    answer.clear();
+    EXPECT_EQ(stage->AnswerQuery(*holders[0], query.substr(0, len), &answer).code(),
+              StatusCode::kDataError)
+        << len;
+  }
+  // Holder count 1, one threshold for group 99.
+  const std::string bad_group = std::string("\x01\x01\x63\x01\x00", 5);
+  EXPECT_EQ(stage->AnswerQuery(*holders[0], bad_group, &answer).code(), StatusCode::kDataError);
+}
+
 TEST(AggregateStage, HandlesQuarterMillionDistinctKeys) {
   constexpr uint32_t kKeys = 250000;
   auto stage = MakeStage({"path"}, {{"n", "count"}, {"b", "sum(bytes)"}});
