@@ -11,6 +11,10 @@
 //   ...
 //   "finish" ------------------------------------------->   every aggregate's Encode()
 //   Decode + Merge in shard order <-- partials frame --     _exit(0)
+//   (partials only for Finish: EncodeHead() instead, then
+//    CompleteHeads --------- query frames ------------->   AnswerQuery()
+//                 <--------- answer frames ------------
+//    close the socket ---------------------------------->  _exit(0))
 //
 // One socketpair per shard (SOCK_STREAM; the brief said two pipes: a socket is one fd per side
 // and lets the parent send with MSG_NOSIGNAL, so a dead shard is an EPIPE, never a SIGPIPE that
@@ -73,6 +77,7 @@ using processes::ChunkPlace;
 using processes::DecodeTrack;
 using processes::EncodeChunkMeta;
 using processes::InputInfo;
+using processes::kReplyAnswer;
 using processes::kReplyBatch;
 using processes::kReplyChunkError;
 using processes::kReplyHeader;
@@ -81,6 +86,7 @@ using processes::kReplyRangeDone;
 using processes::kRequestChunk;
 using processes::kRequestFinish;
 using processes::kRequestHeader;
+using processes::kRequestQuery;
 using processes::ParseKillSpec;
 using processes::ShardContext;
 using processes::ShardMain;
@@ -213,7 +219,9 @@ struct Shard {
   int fd = -1;
   int attempt = 0;  // 0: first process; 1: the replacement after a crash
   bool finish_sent = false;
-  bool finished = false;              // its partials arrived
+  bool finished = false;         // its partials (or heads) arrived
+  bool awaiting_answer = false;  // heads: a query was sent, its answer not received yet
+  std::string answer;
   bool streamed = false;              // it was sent chunks whose bytes are not kept: no retry
   std::vector<ChunkDesc> replayable;  // every plain chunk it was given, for a replacement
   std::deque<size_t> to_send;         // replayable[i] still to resend to the replacement
@@ -272,13 +280,27 @@ bool Reap(pid_t pid, int* status) {
   }
 }
 
+// Whether any aggregate's heads leave something out: otherwise shards send whole partials and
+// exit at once (their exit then overlaps the decoding of the partials).
+bool AnyHeadsNeedQueries(const Plan& plan) {
+  for (const auto& aggregate : plan.aggregates) {
+    if (aggregate->HeadsNeedQueries()) return true;
+  }
+  return false;
+}
+
 class ProcessesRun {
  public:
   ProcessesRun(const Plan& plan, const std::vector<std::string>& inputs,
                const std::vector<InputRange>& ranges, const BatchRenderer& renderer,
-               OrderedConsumer& consumer, RunResult* result)
-      : plan_(plan), inputs_(inputs), input_ranges_(ranges), renderer_(renderer), consumer_(consumer),
-        result_(result) {}
+               OrderedConsumer& consumer, RunResult* result, bool heads)
+      : plan_(plan),
+        inputs_(inputs),
+        input_ranges_(ranges),
+        renderer_(renderer),
+        consumer_(consumer),
+        result_(result),
+        heads_(heads && AnyHeadsNeedQueries(plan)) {}
   ~ProcessesRun() { KillAll(); }
   ProcessesRun(const ProcessesRun&) = delete;
   ProcessesRun& operator=(const ProcessesRun&) = delete;
@@ -310,6 +332,7 @@ class ProcessesRun {
     ctx_.infos = &infos_;
     ctx_.kill = ParseKillSpec();
     ctx_.trace = &result_->trace;
+    ctx_.heads = heads_;
     parent_ = result_->trace.NewTrack("parent", "read, dispatch, deliver");
 
     shards_.resize(static_cast<size_t>(std::max(1, plan_.segments[0].workers)));
@@ -320,13 +343,25 @@ class ProcessesRun {
         LOGPIPE_RETURN_IF_ERROR(Spawn(shards_[i]));
       }
     }
-    Status status = Loop();
-    if (!status.ok()) {
-      KillAll();
-      return status;
+    for (;;) {
+      Status status = Loop();
+      if (status.ok()) {
+        ScopedSpan span(parent_, SpanKind::kMerge);
+        status = DecodePartials();
+        if (status.ok() && heads_) status = CompleteHeads();
+      }
+      if (status.ok()) break;
+      if (!shard_replaced_) {
+        KillAll();
+        return status;
+      }
+      // A shard died answering queries: its replacement redoes its work and sends new heads
+      // (Loop), the others keep theirs, and the rounds start again. Heads a finished
+      // CompleteHeads completed stay exact counts of a subset of their holder's values, which
+      // is all it assumes of a head.
+      shard_replaced_ = false;
     }
     ScopedSpan span(parent_, SpanKind::kMerge);
-    LOGPIPE_RETURN_IF_ERROR(DecodePartials());
     MergePartialsInShardOrder();
     ReapFinished();
     return Status::Ok();
@@ -360,6 +395,8 @@ class ProcessesRun {
       if (&o != &s && o.fd >= 0) others.push_back(o.fd);
     }
     const pid_t parent = getpid();
+    ctx_.shard = s.id;
+    ctx_.attempt = s.attempt;
     const auto start = std::chrono::steady_clock::now();
     sigset_t old_mask;
     BlockRunSignals(&old_mask);  // a SIGTERM during fork is the parent's, not the child's
@@ -615,6 +652,13 @@ class ProcessesRun {
   }
 
   Status HandleReply(Shard& s, uint64_t type, std::string_view payload) {
+    if (type == kReplyAnswer) {
+      if (!s.awaiting_answer) return ProtocolError(s, "an answer to no query");
+      s.answer.assign(payload.data(), payload.size());
+      s.awaiting_answer = false;
+      stats_.answer_bytes += kReplyHeader + payload.size();
+      return Status::Ok();
+    }
     if (type == kReplyPartials) {
       if (!s.finish_sent || !s.in_flight.empty() || s.finished) {
         return ProtocolError(s, "partials before its last batch");
@@ -685,6 +729,7 @@ class ProcessesRun {
 
   std::string DescribeWork(const Shard& s) const {
     if (s.in_flight.empty()) {
+      if (s.finished) return " while answering the parent's queries about its aggregate heads";
       return s.finish_sent ? " while encoding its aggregate partials at the end of the run"
                            : " while idle between chunks";
     }
@@ -714,7 +759,7 @@ class ProcessesRun {
     UnregisterShard(pid);
     const bool reaped = Reap(pid, &status);
     s.pid = -1;
-    if (s.finished) return Status::Ok();  // it exits right after sending its partials
+    if (s.finished && !heads_) return Status::Ok();   // it exits right after its partials
     if (StopRequested()) return InterruptedStatus();  // no retry: the run is stopping
     const std::string how = DescribeExit(reaped, status);
     const std::string where = DescribeWork(s);
@@ -722,6 +767,12 @@ class ProcessesRun {
       s.first_death = {pid, how, where};
       s.attempt = 1;
       s.finish_sent = false;
+      if (s.finished) shard_replaced_ = true;  // the heads' rounds must start again
+      s.finished = false;
+      s.awaiting_answer = false;
+      s.partial_bytes.clear();
+      s.partials_frame.reset();
+      s.partials.clear();
       s.in_flight.clear();
       s.in.Clear();
       s.out.clear();
@@ -853,7 +904,7 @@ class ProcessesRun {
     bool have_chunk = false;    // `unit` was read and waits for a shard with room
     bool reading_done = false;  // the input is exhausted, or failed with read_status
     Status read_status;
-    uint64_t chunks_read = 0;
+    uint64_t& chunks_read = units_read_;  // a member: Loop runs again after a late retry
     std::vector<pollfd> fds;
     std::vector<Shard*> polled;
     for (;;) {
@@ -939,13 +990,14 @@ class ProcessesRun {
     }
   }
 
-  // Decodes every shard's partial bytes, one thread per shard after the first (every shard has
-  // sent its partials by now, so nothing is retried and no fork can copy these threads; each
-  // decodes into its own Partials).
+  // Decodes every shard's partial bytes not decoded yet, one thread per shard after the first
+  // (every shard has sent its partials by now and is idle, so no fork can copy these threads;
+  // each decodes into its own Partials).
   Status DecodePartials() {
     std::vector<Status> errors(shards_.size());
     auto decode = [this, &errors](size_t i) {
       Shard& s = shards_[i];
+      if (!s.partials.empty()) return;
       for (size_t a = 0; a < s.partial_bytes.size(); ++a) {
         std::unique_ptr<Partial> p = plan_.aggregates[a]->NewPartial();
         Status st = plan_.aggregates[a]->Decode(s.partial_bytes[a], p.get());
@@ -974,6 +1026,77 @@ class ProcessesRun {
     return Status::Ok();
   }
 
+  // Completes every aggregate's heads by asking the shards (Aggregate::CompleteHeads). Errors: a
+  // shard's death (HandleExit: retried, then shard_replaced_ is set, or the run fails) or
+  // answers that do not decode.
+  Status CompleteHeads() {
+    for (size_t a = 0; a < plan_.aggregates.size(); ++a) {
+      std::vector<Partial*> heads;
+      for (Shard& s : shards_) heads.push_back(s.partials[a].get());
+      Status st = plan_.aggregates[a]->CompleteHeads(
+          heads, [&](const std::vector<std::string>& queries, std::vector<std::string>* answers) {
+            return AskShards(a, queries, answers);
+          });
+      if (st.ok() || shard_replaced_) {
+        LOGPIPE_RETURN_IF_ERROR(st);
+        continue;
+      }
+      if (st.code() != StatusCode::kDataError) return st;
+      return InternalError("a worker process sent answers that do not decode: " + st.message() +
+                           "; this is a bug in logpipe, please report it (model serial or "
+                           "threads runs the same job meanwhile)");
+    }
+    return Status::Ok();
+  }
+
+  // Sends queries[i] about aggregate `a`'s heads to shard i and waits for every answer. A shard
+  // that dies meanwhile is retried (then the others' answers are still awaited, so that none
+  // arrives later, and the round fails) or fails the run.
+  Status AskShards(size_t a, const std::vector<std::string>& queries,
+                   std::vector<std::string>* answers) {
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      Shard& s = shards_[i];
+      PutU64(kRequestQuery, &s.out);
+      PutU64(8 + queries[i].size(), &s.out);
+      PutU64(0, &s.out);
+      PutU64(a, &s.out);
+      s.out += queries[i];
+      stats_.request_bytes += kRequestHeader + 8 + queries[i].size();
+      ++stats_.queries;
+      s.awaiting_answer = true;
+    }
+    std::vector<pollfd> fds;
+    std::vector<Shard*> polled;
+    for (;;) {
+      fds.clear();
+      polled.clear();
+      for (Shard& s : shards_) {
+        if (s.fd < 0 || !s.awaiting_answer) continue;
+        if (s.out_pos < s.out.size()) Flush(s);
+        short events = POLLIN;
+        if (s.out_pos < s.out.size()) events |= POLLOUT;
+        fds.push_back({s.fd, events, 0});
+        polled.push_back(&s);
+      }
+      if (fds.empty()) break;
+      // Inside the merge span: waiting for answers is part of merging.
+      const int ready = poll(fds.data(), fds.size(), kStopPollMillis);
+      if (StopRequested()) return InterruptedStatus();
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        return InternalError(std::string("poll failed: ") + strerror(errno));
+      }
+      for (size_t i = 0; i < fds.size(); ++i) {
+        Shard& s = *polled[i];
+        if (fds[i].revents & POLLOUT) Flush(s);
+        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) LOGPIPE_RETURN_IF_ERROR(Receive(s));
+      }
+    }
+    if (shard_replaced_) return InternalError("a worker process died answering queries");
+    for (size_t i = 0; i < shards_.size(); ++i) (*answers)[i] = std::move(shards_[i].answer);
+    return Status::Ok();
+  }
+
   void MergePartialsInShardOrder() {
     result_->partials.clear();
     for (size_t a = 0; a < plan_.aggregates.size(); ++a) {
@@ -997,6 +1120,7 @@ class ProcessesRun {
   const BatchRenderer& renderer_;
   OrderedConsumer& consumer_;
   RunResult* result_;
+  const bool heads_;  // shards send heads and answer queries (partials_only_finished)
 
   std::vector<InputInfo> infos_;
   ShardContext ctx_;
@@ -1019,17 +1143,19 @@ class ProcessesRun {
   size_t range_pos_ = 0;
   uint64_t range_input_ = 0;
   std::vector<std::unique_ptr<BatchOutput>> free_outputs_;
+  uint64_t units_read_ = 0;
+  bool shard_replaced_ = false;  // a finished shard died and was replaced: finish again
   ProcessesExecutorStats stats_;
 };
 
 class ProcessesExecutor : public Executor {
  public:
-  explicit ProcessesExecutor(ProcessesExecutorStats* stats) : stats_(stats) {}
+  ProcessesExecutor(ProcessesExecutorStats* stats, bool heads) : stats_(stats), heads_(heads) {}
 
   Status Run(const Plan& plan, const std::vector<std::string>& inputs,
              const std::vector<InputRange>& ranges, const BatchRenderer& renderer,
              OrderedConsumer& consumer, RunResult* result) override {
-    ProcessesRun run(plan, inputs, ranges, renderer, consumer, result);
+    ProcessesRun run(plan, inputs, ranges, renderer, consumer, result, heads_);
     Status status = run.Run();
     if (stats_ != nullptr) *stats_ = run.stats();
     return status;
@@ -1037,6 +1163,7 @@ class ProcessesExecutor : public Executor {
 
  private:
   ProcessesExecutorStats* stats_;
+  bool heads_;
 };
 
 }  // namespace
@@ -1052,11 +1179,12 @@ std::string ProcessesParentCutsReason(const Plan& plan) {
 }
 
 std::unique_ptr<Executor> NewProcessesExecutor() {
-  return std::make_unique<ProcessesExecutor>(nullptr);
+  return std::make_unique<ProcessesExecutor>(nullptr, /*heads=*/false);
 }
 
-std::unique_ptr<Executor> NewProcessesExecutorWithStats(ProcessesExecutorStats* stats) {
-  return std::make_unique<ProcessesExecutor>(stats);
+std::unique_ptr<Executor> NewProcessesExecutorWithStats(ProcessesExecutorStats* stats,
+                                                        bool partials_only_finished) {
+  return std::make_unique<ProcessesExecutor>(stats, partials_only_finished);
 }
 
 }  // namespace logpipe

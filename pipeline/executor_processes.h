@@ -10,6 +10,10 @@
 //   parent: reorder by unit, then by chunk within a range -> DeliverBatch; at the end
 //           "finish" -> each shard's encoded partials -> Decode (one thread per shard, once
 //           every shard has sent them; shards are reaped after) -> Merge in shard order.
+//           When the partials only go to Finish (partials_only_finished), shards send heads
+//           instead and stay until the parent has asked them, in rounds, for the rest Finish
+//           needs (Aggregate::CompleteHeads): for the reference job ~10 KB instead of ~20 MB of
+//           path counts, which the parent decoded on the critical path.
 //
 // Inputs are classified before the shards start: a local regular file whose first bytes are
 // not a gzip or zstd magic number is "plain", everything else ("-", pipes, compressed files)
@@ -55,27 +59,28 @@
 //   shard's, not a sum).
 // Errors: input errors as the other executors (in the same order relative to batch errors: a
 //   batch error before a read error wins). A shard that dies (signal, exit, broken socket) is
-//   retried once: a replacement shard is forked and every chunk or range the dead one had been
-//   given is sent again (its outputs already received are kept and its repeats dropped: a
-//   range is cut the same way every time; only its aggregate state was lost). A
-//   shard that had been sent streamed chunks cannot be retried (their bytes are not kept). A
-//   second death, or a death that cannot be retried, fails the run with kInternal (exit 70)
-//   naming the shard, its pid, how it died, and the input and byte range it was working on.
-//   A range's read error (e.g. the file shrank) comes after the results of its chunks before
-//   it, like serial's.
-//   The consumer's error (on_mismatch: fail) kills and reaps every shard and is returned.
-//   SIGINT/SIGTERM (pipeline/run_interrupt.h): the parent sees StopRequested() before its next
-//   chunk or within 100 ms of waiting in poll(), kills and reaps every shard (a shard that dies
-//   then is not retried) and returns InterruptedStatus(). Shards ignore SIGINT (Ctrl-C reaches
-//   the whole process group; the parent stops them), keep SIGTERM's default action, and close
-//   the --lock descriptor right after fork.
+//   retried once (also while answering queries about its heads: then the other shards keep
+//   theirs, and the rounds start again once the replacement has sent its own): a replacement
+//   shard is forked and every chunk or range the dead one had been given is sent again (its outputs
+//   already received are kept and its repeats dropped: a range is cut the same way every time; only
+//   its aggregate state was lost). A shard that had been sent streamed chunks cannot be retried
+//   (their bytes are not kept). A second death, or a death that cannot be retried, fails the run
+//   with kInternal (exit 70) naming the shard, its pid, how it died, and the input and byte range
+//   it was working on. A range's read error (e.g. the file shrank) comes after the results of its
+//   chunks before it, like serial's. The consumer's error (on_mismatch: fail) kills and reaps every
+//   shard and is returned. SIGINT/SIGTERM (pipeline/run_interrupt.h): the parent sees
+//   StopRequested() before its next chunk or within 100 ms of waiting in poll(), kills and reaps
+//   every shard (a shard that dies then is not retried) and returns InterruptedStatus(). Shards
+//   ignore SIGINT (Ctrl-C reaches the whole process group; the parent stops them), keep SIGTERM's
+//   default action, and close the --lock descriptor right after fork.
 //
 // Test-only fault injection (never set it in production): the environment variable
 //   LOGPIPE_TEST_KILL_SHARD=SEQ makes the first shard that receives unit SEQ (the SEQth chunk
 //   or range handed out, from 0) raise(SIGKILL)
 //   before processing it (its replacement processes it normally);
 //   LOGPIPE_TEST_KILL_SHARD=SEQ:always makes every shard that receives chunk SEQ die, so the
-//   run fails. Read once at the start of Run.
+//   run fails; LOGPIPE_TEST_KILL_SHARD=query[:always] does the same to shard 0 when it receives
+//   its first query about its heads. Read once at the start of Run.
 
 #include <cstdint>
 #include <memory>
@@ -97,7 +102,9 @@ struct ProcessesExecutorStats {
   uint64_t chunks_resent = 0;    // chunks sent again to replacement shards
   uint64_t request_bytes = 0;    // bytes sent to shards (frames, descriptors, chunk bytes)
   uint64_t result_bytes = 0;     // encoded BatchOutputs received from shards
-  uint64_t partial_bytes = 0;    // encoded aggregate partials received at the end
+  uint64_t partial_bytes = 0;    // encoded aggregate partials (or heads) received at the end
+  uint64_t queries = 0;          // heads: queries sent to shards at the end (all rounds)
+  uint64_t answer_bytes = 0;     // heads: their answers
 };
 
 // Why the parent must cut this plan's plain inputs into chunks itself: the plan renders line
@@ -107,6 +114,10 @@ std::string ProcessesParentCutsReason(const Plan& plan);
 
 std::unique_ptr<Executor> NewProcessesExecutor();
 // Same, and fills `*stats` (which must outlive the executor) at the end of every Run.
-std::unique_ptr<Executor> NewProcessesExecutorWithStats(ProcessesExecutorStats* stats);
+// `partials_only_finished`: the caller passes RunResult::partials to Aggregate::Finish and
+// nothing else (no Encode: state files, cluster parts); then shards send heads and answer
+// queries instead of sending whole partials (Aggregate::EncodeHead; see the top comment).
+std::unique_ptr<Executor> NewProcessesExecutorWithStats(ProcessesExecutorStats* stats,
+                                                        bool partials_only_finished = false);
 
 }  // namespace logpipe

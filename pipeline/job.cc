@@ -143,8 +143,11 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   ProcessesExecutorStats processes;
   const bool uses_processes = plan.segments.size() == 1 &&
                               plan.segments[0].model == ExecModel::kProcesses;
+  // The partials go to Finish only, unless they are also stored (accumulate: the state file).
+  const bool partials_only_finished = !(incremental && plan.config.accumulate);
   std::unique_ptr<Executor> executor =
-      uses_processes ? NewProcessesExecutorWithStats(&processes) : NewExecutor(plan);
+      uses_processes ? NewProcessesExecutorWithStats(&processes, partials_only_finished)
+                     : NewExecutor(plan);
   static const std::vector<InputRange> kWholeInputs;
   LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs,
                                         incremental ? incremental->ranges : kWholeInputs,

@@ -23,9 +23,15 @@ KillSpec ParseKillSpec() {
   const char* env = std::getenv("LOGPIPE_TEST_KILL_SHARD");
   if (env == nullptr || *env == '\0') return spec;
   char* end = nullptr;
-  errno = 0;
-  unsigned long long seq = std::strtoull(env, &end, 10);
-  if (errno != 0 || end == env) return spec;
+  unsigned long long seq = 0;
+  if (std::strncmp(env, "query", 5) == 0) {
+    spec.at_query = true;
+    end = const_cast<char*>(env) + 5;
+  } else {
+    errno = 0;
+    seq = std::strtoull(env, &end, 10);
+    if (errno != 0 || end == env) return spec;
+  }
   if (std::strcmp(end, ":always") == 0) {
     spec.always = true;
   } else if (*end != '\0') {
@@ -245,6 +251,8 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
   std::string meta, reply;
   ChunkDesc request;  // the current request's meta (its oversized lines' storage is reused)
   RunTrace::Track* track = ctx.trace->NewTrack("shard", segment.label());
+  bool finished = false;  // heads sent: only queries now
+  bool queried = false;
   for (;;) {
     uint64_t header[3];
     // EOF: the parent closed the socket because it is stopping; nothing to report.
@@ -253,8 +261,10 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
       ScopedSpan span(track, SpanKind::kWaitInput);
       got_request = ReadFull(fd, reinterpret_cast<char*>(header), sizeof header);
     }
+    // EOF: the parent stops the run, or has all it asked for.
     if (!got_request) _exit(0);
     if (header[0] == kRequestFinish) {
+      if (finished) _exit(2);
       reply.clear();
       const size_t at = BeginReply(kReplyPartials, &reply);
       {
@@ -265,16 +275,47 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
           // of MiB, and every extra copy is fresh pages to fault in at the end of the run.
           const size_t at = reply.size();
           PutU64(0, &reply);
-          plan.aggregates[a]->Encode(*state.partials[a], &reply);
+          if (ctx.heads) {
+            plan.aggregates[a]->EncodeHead(*state.partials[a], &reply);
+          } else {
+            plan.aggregates[a]->Encode(*state.partials[a], &reply);
+          }
           const uint64_t len = reply.size() - at - 8;
           std::memcpy(&reply[at], &len, 8);
         }
       }
       EncodeTrack(*track, &reply);
       EndReply(&reply, at);
+      const bool sent = WriteFull(fd, reply.data(), reply.size());
       // Skip every destructor: nothing of the parent's (temp output files) may be touched.
-      _exit(WriteFull(fd, reply.data(), reply.size()) ? 0 : 1);
+      if (!sent || !ctx.heads) _exit(sent ? 0 : 1);
+      finished = true;
+      continue;
     }
+    if (header[0] == kRequestQuery) {
+      if (!finished || header[1] < 8 || header[1] > (uint64_t{1} << 40) || header[2] != 0) {
+        _exit(2);
+      }
+      meta.resize(header[1]);
+      if (!ReadFull(fd, meta.data(), meta.size())) _exit(1);
+      if (ctx.kill.enabled && ctx.kill.at_query && !queried && ctx.shard == 0 &&
+          (ctx.kill.always || ctx.attempt == 0)) {
+        raise(SIGKILL);
+      }
+      queried = true;
+      uint64_t a = 0;
+      std::memcpy(&a, meta.data(), 8);
+      if (a >= plan.aggregates.size()) _exit(2);
+      reply.clear();
+      const size_t at = BeginReply(kReplyAnswer, &reply);
+      const Status st = plan.aggregates[a]->AnswerQuery(*state.partials[a],
+                                                        std::string_view(meta).substr(8), &reply);
+      if (!st.ok()) _exit(2);
+      EndReply(&reply, at);
+      if (!WriteFull(fd, reply.data(), reply.size())) _exit(1);
+      continue;
+    }
+    if (finished) _exit(2);
     if (header[0] != kRequestChunk || header[1] > (uint64_t{1} << 32)) _exit(2);
     meta.resize(header[1]);
     if (!ReadFull(fd, meta.data(), meta.size())) _exit(1);
@@ -288,7 +329,8 @@ bool ServeRange(const ShardContext& ctx, const ChunkPlace& p, PlainFile* file, W
     }
     const ChunkPlace& p = request.place;
     chunk.oversized.swap(request.oversized);
-    if (ctx.kill.enabled && ctx.kill.seq == p.seq && (ctx.kill.always || attempt == 0)) {
+    if (ctx.kill.enabled && !ctx.kill.at_query && ctx.kill.seq == p.seq &&
+        (ctx.kill.always || attempt == 0)) {
       raise(SIGKILL);
     }
     if (p.range) {

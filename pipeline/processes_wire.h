@@ -4,17 +4,20 @@
 // sides know of inputs and chunks. Used only by executor_processes.cc and processes_shard.cc.
 //
 // Frames (native byte order; both ends are the same binary on the same machine):
-//   request: u64 type (1 chunk, 2 finish), u64 meta_len, u64 data_len, meta, data
+//   request: u64 type (1 chunk, 2 finish, 3 query), u64 meta_len, u64 data_len, meta, data
 //     chunk meta: seq, source, offset, size, first_line, line_count, dropped_lines,
 //                 truncated_events, last_in_source, attempt, has_data,
 //                 range, limit, line_start (a range: offset/size are its [begin, end)),
 //                 n_oversized, n x (line_number, bytes, head_len, head)
 //     data: the chunk's bytes for a streamed input; empty for a plain one (the shard preads)
-//   reply:   u64 type (1 batch, 2 chunk error, 3 partials, 4 range done), u64 len, payload
+//     query meta: u64 aggregate index, then Aggregate::CompleteHeads's query bytes (no data)
+//   reply:   u64 type (1 batch, 2 chunk error, 3 partials, 4 range done, 5 answer), u64 len,
+//            payload
 //     batch: sub (the chunk's index in its range, 0 for a chunk) + BatchOutput::EncodeTo;
 //     chunk error: seq + Status::EncodeTo (the shard could not read a plain chunk or range);
-//     range done: seq, number of chunks; partials: n, n x (len, Aggregate::Encode bytes),
-//     then the shard's track (EncodeTrack).
+//     range done: seq, number of chunks; partials: n, n x (len, Aggregate::Encode bytes, or
+//     EncodeHead's when the run's partials only go to Finish), then the shard's track
+//     (EncodeTrack); answer: Aggregate::AnswerQuery's bytes.
 
 #include <sys/types.h>
 
@@ -30,12 +33,13 @@
 
 namespace logpipe::processes {
 
-enum RequestType : uint64_t { kRequestChunk = 1, kRequestFinish = 2 };
+enum RequestType : uint64_t { kRequestChunk = 1, kRequestFinish = 2, kRequestQuery = 3 };
 enum ReplyType : uint64_t {
   kReplyBatch = 1,
   kReplyChunkError = 2,
   kReplyPartials = 3,
   kReplyRangeDone = 4,
+  kReplyAnswer = 5,
 };
 constexpr size_t kRequestHeader = 24;  // type, meta_len, data_len
 constexpr size_t kReplyHeader = 16;    // type, len

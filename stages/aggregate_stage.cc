@@ -1384,6 +1384,11 @@ void AggregateStage::Encode(Partial& base, std::string* out) const {
   impl_->Encode(static_cast<AggPartial&>(base), /*head=*/false, out);
 }
 
+bool AggregateStage::HeadsNeedQueries() const {
+  const std::vector<uint64_t>& k = impl_->source_k;
+  return std::any_of(k.begin(), k.end(), [](uint64_t v) { return v > 0; });
+}
+
 void AggregateStage::EncodeHead(Partial& base, std::string* out) const {
   impl_->Encode(static_cast<AggPartial&>(base), /*head=*/true, out);
 }

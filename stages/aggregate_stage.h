@@ -131,6 +131,7 @@ class AggregateStage : public Aggregate {
   // Cost: a scan of each holder's table and a few lookups, where whole partials would send
   // every distinct value (tens of MiB for 10^5-10^6 paths). With flat counts (T at most the
   // number of holders) a holder sends its whole group, about what Encode would have.
+  bool HeadsNeedQueries() const override;  // true when some field is read by top(f, k) only
   void EncodeHead(Partial& p, std::string* out) const override;
   Status AnswerQuery(const Partial& p, std::string_view query, std::string* answer) const override;
   Status CompleteHeads(const std::vector<Partial*>& heads, const AskHolders& ask) const override;

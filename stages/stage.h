@@ -76,6 +76,9 @@ class Aggregate {
   // is returned as is. The defaults send the whole partial and ask nothing.
   using AskHolders = std::function<Status(const std::vector<std::string>& queries,
                                           std::vector<std::string>* answers)>;
+  // Whether EncodeHead leaves anything out (then CompleteHeads asks): a holder must stay for
+  // the rounds only then.
+  virtual bool HeadsNeedQueries() const { return false; }
   virtual void EncodeHead(Partial& p, std::string* out) const { Encode(p, out); }
   // REQUIRES: EncodeHead(p) was called (it may reorganise p as Encode does). Errors: kDataError
   // for a malformed query.

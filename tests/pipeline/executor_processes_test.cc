@@ -184,14 +184,18 @@ void ExpectSameAsSerialForAllShapes(const std::vector<std::string>& inputs, bool
     EXPECT_GT(want.stats.counters.mismatched, 0u);
     EXPECT_GT(want.stats.oversized_lines, 0u);
     EXPECT_GT(want.stats.counters.filtered_out, 0u);
-    for (int workers : {1, 2, 4}) {
+    for (const auto& [workers, heads] : std::vector<std::pair<int, bool>>{
+             {1, false}, {2, false}, {4, false}, {1, true}, {2, true}, {4, true}}) {
       plan.segments[0].workers = workers;
       plan.live_tokens = 2 * static_cast<size_t>(workers);
-      const std::string label =
-          "chunk_bytes " + std::to_string(chunk_bytes) + ", workers " + std::to_string(workers);
+      const std::string label = "chunk_bytes " + std::to_string(chunk_bytes) + ", workers " +
+                                std::to_string(workers) + (heads ? ", heads" : "");
       ProcessesExecutorStats stats;
-      std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats);
+      std::unique_ptr<Executor> executor = NewProcessesExecutorWithStats(&stats, heads);
       ExpectSame(want, RunWith(*executor, plan, inputs), label);
+      // top(path, 3) reads a field nothing else does: heads leave most paths out and the
+      // shards are asked for the rest.
+      EXPECT_EQ(stats.queries > 0, heads) << label;
       EXPECT_EQ(stats.shards_started, workers) << label;
       EXPECT_EQ(stats.shards_retried, 0) << label;
       EXPECT_EQ(stats.plain_chunks + stats.streamed_chunks, want.stats.chunks) << label;
@@ -247,6 +251,45 @@ TEST(ProcessesExecutor, KilledShardIsRetriedOnceWithTheSameResults) {
     EXPECT_GT(stats.chunks_resent, 0u) << seq;
     ExpectNoChildren();
   }
+}
+
+// A shard that dies answering the parent's queries about its heads (after its last chunk) is
+// replaced: the replacement redoes the dead one's ranges, sends new heads and the rounds start
+// again; the other shard keeps its heads. Dying twice fails the run, naming what it was doing.
+TEST(ProcessesExecutor, ShardKilledAnsweringQueriesIsRetriedThenFailsTheRun) {
+  TempDir dir;
+  const std::vector<std::string> inputs = {dir.Write("messy.log", MessyLog())};
+  Plan plan = MakePlan(dir, 4096, 2);
+  const Outcome want = RunSerial(plan, inputs);
+  ASSERT_TRUE(want.status.ok()) << want.status.message();
+  {
+    KillShardEnv kill("query");
+    ProcessesExecutorStats stats;
+    std::unique_ptr<Executor> executor =
+        NewProcessesExecutorWithStats(&stats, /*partials_only_finished=*/true);
+    ExpectSame(want, RunWith(*executor, plan, inputs), "killed answering a query");
+    EXPECT_EQ(stats.shards_retried, 1);
+    EXPECT_EQ(stats.shards_started, 3);
+    EXPECT_GT(stats.chunks_resent, 0u);
+    // The first round's queries to both shards, then every round again.
+    EXPECT_GT(stats.queries, 2u);
+    ExpectNoChildren();
+  }
+  KillShardEnv kill("query:always");
+  ProcessesExecutorStats stats;
+  std::unique_ptr<Executor> executor =
+      NewProcessesExecutorWithStats(&stats, /*partials_only_finished=*/true);
+  const Outcome got = RunWith(*executor, plan, inputs);
+  ASSERT_FALSE(got.status.ok());
+  EXPECT_EQ(got.status.code(), StatusCode::kInternal);
+  const std::string& m = got.status.message();
+  for (const char* part :
+       {"worker process shard ", "killed by signal 9", "while answering the parent's queries",
+        "already the retry", "died the same way"}) {
+    EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' not in: " << m;
+  }
+  EXPECT_EQ(stats.shards_retried, 1);
+  ExpectNoChildren();
 }
 
 TEST(ProcessesExecutor, ShardThatDiesAgainFailsNamingShardAndBytes) {

@@ -1317,7 +1317,9 @@ std::string FinishThroughHeads(const AggregateStage& stage,
   if (failing) {
     st = stage.CompleteHeads(head_ptrs, ask);  // fails unless it needed fewer rounds
     failing = false;
-    if (!st.ok()) EXPECT_EQ(st.message(), "a holder died");
+    if (!st.ok()) {
+      EXPECT_EQ(st.message(), "a holder died");
+    }
     t = HeadTraffic();
   }
   if (!st.ok()) st = stage.CompleteHeads(head_ptrs, ask);
@@ -1460,6 +1462,10 @@ TEST(AggregateHeads, SkewedCountsSendAFractionOfThePartials) {
     stage->Encode(*holders.back(), &bytes);
     encoded += bytes.size();
   }
+  EXPECT_TRUE(stage->HeadsNeedQueries());
+  // A field that distinct reads too is sent whole: nothing to ask.
+  EXPECT_FALSE(
+      MakeStage({}, {{"tp", "top(path, 10)"}, {"dp", "distinct(path)"}})->HeadsNeedQueries());
   HeadTraffic traffic;
   EXPECT_EQ(FinishThroughHeads(*stage, holders, rng, &traffic), rows.Want(false, 10, 10));
   EXPECT_LE(traffic.rounds, 2);
