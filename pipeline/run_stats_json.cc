@@ -88,6 +88,8 @@ void AppendRunStatsJson(const Plan& plan, const JobResult& result, const RunTrac
     out->append(", \"request_bytes\": " + std::to_string(processes->request_bytes) +
                 ", \"result_bytes\": " + std::to_string(processes->result_bytes) +
                 ", \"partial_bytes\": " + std::to_string(processes->partial_bytes) +
+                ", \"queries\": " + std::to_string(processes->queries) +
+                ", \"answer_bytes\": " + std::to_string(processes->answer_bytes) +
                 ", \"plain_ranges\": " + std::to_string(processes->plain_ranges) +
                 ", \"plain_chunks\": " + std::to_string(processes->plain_chunks) +
                 ", \"streamed_chunks\": " + std::to_string(processes->streamed_chunks) + "}");
