@@ -351,14 +351,13 @@ class ProcessesRun {
         if (status.ok() && heads_) status = CompleteHeads();
       }
       if (status.ok()) break;
-      if (!shard_replaced_) {
+      if (!shard_replaced_) {  // set only by a round that failed for that reason alone
         KillAll();
         return status;
       }
       // A shard died answering queries: its replacement redoes its work and sends new heads
-      // (Loop), the others keep theirs, and the rounds start again. Heads a finished
-      // CompleteHeads completed stay exact counts of a subset of their holder's values, which
-      // is all it assumes of a head.
+      // (Loop), the others keep theirs, and the rounds start again (CompleteHeads may run
+      // again on heads it completed).
       shard_replaced_ = false;
     }
     ScopedSpan span(parent_, SpanKind::kMerge);
@@ -429,11 +428,14 @@ class ProcessesRun {
     return Status::Ok();
   }
 
-  // Waits for the shards that sent their partials and are exiting (_exit right after).
+  // Waits for the shards that sent their partials: they exit right after them, or, with heads,
+  // on the end of file of their socket (all closed first, so that they exit together).
   void ReapFinished() {
     for (Shard& s : shards_) {
       if (s.fd >= 0) close(s.fd);
       s.fd = -1;
+    }
+    for (Shard& s : shards_) {
       if (s.pid > 0) {
         UnregisterShard(s.pid);
         int status = 0;
@@ -729,7 +731,10 @@ class ProcessesRun {
 
   std::string DescribeWork(const Shard& s) const {
     if (s.in_flight.empty()) {
-      if (s.finished) return " while answering the parent's queries about its aggregate heads";
+      if (s.finished) {
+        return answering_ ? " while answering the parent's queries about its aggregate heads"
+                          : " after sending its aggregate heads, before the parent's queries";
+      }
       return s.finish_sent ? " while encoding its aggregate partials at the end of the run"
                            : " while idle between chunks";
     }
@@ -767,7 +772,7 @@ class ProcessesRun {
       s.first_death = {pid, how, where};
       s.attempt = 1;
       s.finish_sent = false;
-      if (s.finished) shard_replaced_ = true;  // the heads' rounds must start again
+      const bool restart_rounds = answering_ && s.finished;
       s.finished = false;
       s.awaiting_answer = false;
       s.partial_bytes.clear();
@@ -780,7 +785,9 @@ class ProcessesRun {
       s.to_send.clear();
       for (size_t i = 0; i < s.replayable.size(); ++i) s.to_send.push_back(i);
       ++stats_.shards_retried;
-      return Spawn(s);
+      LOGPIPE_RETURN_IF_ERROR(Spawn(s));
+      if (restart_rounds) shard_replaced_ = true;
+      return Status::Ok();
     }
     std::string message = ShardName(s, pid) + " " + how + where;
     if (s.attempt > 0) {
@@ -955,7 +962,8 @@ class ProcessesRun {
         if (!read_status.ok()) return read_status;
         bool all_done = true;
         // Not waiting for the shards to exit: tearing down a shard's memory takes the kernel
-        // milliseconds, which the decoding of the partials can overlap (ReapFinished).
+        // milliseconds, which the decoding of the partials can overlap (ReapFinished). With
+        // heads they stay until the rounds are done.
         for (const Shard& s : shards_) all_done = all_done && s.finished;
         if (all_done) return Status::Ok();
       }
@@ -1027,8 +1035,8 @@ class ProcessesRun {
   }
 
   // Completes every aggregate's heads by asking the shards (Aggregate::CompleteHeads). Errors: a
-  // shard's death (HandleExit: retried, then shard_replaced_ is set, or the run fails) or
-  // answers that do not decode.
+  // shard's death (retried: then shard_replaced_ is set and Run starts the rounds again once
+  // the replacement has sent its heads; or fatal) or answers that do not decode.
   Status CompleteHeads() {
     for (size_t a = 0; a < plan_.aggregates.size(); ++a) {
       std::vector<Partial*> heads;
@@ -1051,9 +1059,24 @@ class ProcessesRun {
 
   // Sends queries[i] about aggregate `a`'s heads to shard i and waits for every answer. A shard
   // that dies meanwhile is retried (then the others' answers are still awaited, so that none
-  // arrives later, and the round fails) or fails the run.
+  // arrives later, and the round fails with shard_replaced_ set) or fails the run (any other
+  // error: shard_replaced_ is left false, so that Run does not retry it).
   Status AskShards(size_t a, const std::vector<std::string>& queries,
                    std::vector<std::string>* answers) {
+    answering_ = true;
+    shard_replaced_ = false;
+    Status st = SendQueriesAndWait(a, queries);
+    answering_ = false;
+    if (!st.ok()) {
+      shard_replaced_ = false;
+      return st;
+    }
+    if (shard_replaced_) return InternalError("a worker process died answering queries");
+    for (size_t i = 0; i < shards_.size(); ++i) (*answers)[i] = std::move(shards_[i].answer);
+    return Status::Ok();
+  }
+
+  Status SendQueriesAndWait(size_t a, const std::vector<std::string>& queries) {
     for (size_t i = 0; i < shards_.size(); ++i) {
       Shard& s = shards_[i];
       PutU64(kRequestQuery, &s.out);
@@ -1092,8 +1115,6 @@ class ProcessesRun {
         if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) LOGPIPE_RETURN_IF_ERROR(Receive(s));
       }
     }
-    if (shard_replaced_) return InternalError("a worker process died answering queries");
-    for (size_t i = 0; i < shards_.size(); ++i) (*answers)[i] = std::move(shards_[i].answer);
     return Status::Ok();
   }
 
@@ -1144,7 +1165,8 @@ class ProcessesRun {
   uint64_t range_input_ = 0;
   std::vector<std::unique_ptr<BatchOutput>> free_outputs_;
   uint64_t units_read_ = 0;
-  bool shard_replaced_ = false;  // a finished shard died and was replaced: finish again
+  bool answering_ = false;       // in AskShards
+  bool shard_replaced_ = false;  // AskShards: a shard died answering and was replaced
   ProcessesExecutorStats stats_;
 };
 

@@ -41,22 +41,24 @@
 // Thread-safety: Run() forks, so it must be called while no other thread runs stage code (fork
 //   copies only the calling thread), from a thread that outlives the run: shards get SIGKILL
 //   when the thread that forked them exits (PR_SET_PDEATHSIG), so no shard outlives its parent.
-//   The only other threads it starts decode the shards' partials at the very end, after the
-//   last fork, each into its own Partials; they are joined before Run returns.
+//   The only other threads it starts decode the shards' partials at the very end, each into
+//   its own Partials; they are joined before any later fork (a replacement for a shard that
+//   dies answering queries about its heads) and before Run returns.
 // Lifetime: every shard is reaped before Run returns, on success and on every error.
 // Cost: one fork per shard at the start; per range (or chunk) a descriptor, or per streamed
 //   chunk its bytes, to the shard and an encoded BatchOutput per chunk back; once at the end,
-//   each shard's encoded partials. Without range mode the parent reads every byte of a plain
+//   each shard's encoded partials (or heads, then a round trip per round of queries: one or
+//   two). Without range mode the parent reads every byte of a plain
 //   file (to cut chunks at line ends), so each shard's pread is served from the page cache.
 //   Memory: plan.live_tokens units in flight (at most 2 chunks, or 1 range, per shard) plus
 //   the chunk being read; a shard holds one chunk (and the Chunker's partial line) at a time.
 //   Results of later units wait in the parent up to live_tokens x chunk_bytes of encoded
 //   output; past that the parent reads only the shard of the next unit to deliver (the others
 //   block on their sockets). The parent keeps a descriptor of every plain range or chunk for
-//   retries (~100 bytes each), and at the end every shard's encoded partials at once (they
-//   are decoded in parallel, where they were received). Shards are reaped before Run returns, so
-//   getrusage(RUSAGE_CHILDREN) then includes their CPU time (its ru_maxrss is the largest
-//   shard's, not a sum).
+//   retries (~100 bytes each), and at the end every shard's encoded partials (or heads) at
+//   once (they are decoded in parallel, where they were received). Shards are reaped before Run
+//   returns, so getrusage(RUSAGE_CHILDREN) then includes their CPU time (its ru_maxrss is the
+//   largest shard's, not a sum).
 // Errors: input errors as the other executors (in the same order relative to batch errors: a
 //   batch error before a read error wins). A shard that dies (signal, exit, broken socket) is
 //   retried once (also while answering queries about its heads: then the other shards keep

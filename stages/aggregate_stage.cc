@@ -1797,7 +1797,9 @@ Status AggregateStage::CompleteHeads(const std::vector<Partial*>& head_bases,
     std::vector<std::vector<uint64_t>> totals(ngroups);
     for (uint32_t c = 0; c < cs.values.size(); ++c) {
       uint64_t sum = 0;
-      for (size_t i = 0; i < n; ++i) sum += cs.count[c * n + i];
+      for (size_t i = 0; i < n; ++i) {
+        if (__builtin_add_overflow(sum, cs.count[c * n + i], &sum)) sum = UINT64_MAX;
+      }
       totals[group_of(cs.values.key(c))].push_back(sum);
     }
     cs.threshold.assign(ngroups, 0);
@@ -1877,6 +1879,9 @@ Status AggregateStage::CompleteHeads(const std::vector<Partial*>& head_bases,
               count == 0) {
             return bad("bad value");
           }
+          // Only a group given a threshold in this round may send values (the others' counts
+          // of them would never be asked).
+          if (!thresholds || cs.whole[i][g]) return bad("a value of a group not asked for");
           set(cs, add(cs, ours[i][g], value), i, count);
         }
         // A threshold of at most the number of holders lets every count through: the holder

@@ -73,7 +73,9 @@ class Aggregate {
   // Finish then returns the table of the merged p_i. The completed heads are only good for
   // Finish: not for Encode (state files, cluster parts), which need whole partials.
   // CompleteHeads changes the heads only once every round has succeeded; an error from `ask`
-  // is returned as is. The defaults send the whole partial and ask nothing.
+  // is returned as is. It may run again on heads it completed, beside fresh ones (a holder
+  // replaced after an error): a completed head holds exact counts of some of its holder's
+  // values, all a head is. The defaults send the whole partial and ask nothing.
   using AskHolders = std::function<Status(const std::vector<std::string>& queries,
                                           std::vector<std::string>* answers)>;
   // Whether EncodeHead leaves anything out (then CompleteHeads asks): a holder must stay for

@@ -292,6 +292,24 @@ TEST(ProcessesExecutor, ShardKilledAnsweringQueriesIsRetriedThenFailsTheRun) {
   ExpectNoChildren();
 }
 
+// A shard that had streamed chunks cannot be replaced when it dies answering either: the run
+// fails at once, saying so (and does not wait for it).
+TEST(ProcessesExecutor, ShardWithStreamedChunksKilledAnsweringFailsTheRun) {
+  TempDir dir;
+  const std::string gz = dir.Write("messy.log.gz", Gzip(MessyLog()));
+  Plan plan = MakePlan(dir, 4096, 2);
+  KillShardEnv kill("query");
+  std::unique_ptr<Executor> executor =
+      NewProcessesExecutorWithStats(nullptr, /*partials_only_finished=*/true);
+  const Outcome got = RunWith(*executor, plan, {gz});
+  ASSERT_FALSE(got.status.ok());
+  EXPECT_EQ(got.status.code(), StatusCode::kInternal);
+  const std::string& m = got.status.message();
+  EXPECT_NE(m.find("while answering the parent's queries"), std::string::npos) << m;
+  EXPECT_NE(m.find("cannot be retried"), std::string::npos) << m;
+  ExpectNoChildren();
+}
+
 TEST(ProcessesExecutor, ShardThatDiesAgainFailsNamingShardAndBytes) {
   TempDir dir;
   const std::string path = dir.Write("messy.log", MessyLog());

@@ -1474,6 +1474,70 @@ TEST(AggregateHeads, SkewedCountsSendAFractionOfThePartials) {
       << traffic.answer_bytes << ", whole partials " << encoded;
 }
 
+// A holder that sends a value nobody asked for (in the second round, which asks no thresholds)
+// is refused with kDataError, and the heads are left as they were.
+TEST(AggregateHeads, CompleteHeadsRefusesValuesNotAskedFor) {
+  std::mt19937 rng(19);
+  TopRows rows;
+  for (size_t part = 0; part < 3; ++part) {
+    for (int j = 0; j < 6; ++j)
+      rows.specs.push_back({200, "/spread/" + std::to_string(j), 6, part});
+    for (int j = 0; j < 8; ++j) {
+      rows.specs.push_back(
+          {200, "/local/" + std::to_string(part) + "/" + std::to_string(j), 10, part});
+    }
+  }
+  auto stage = MakeStage({}, {{"tp", "top(path, 5)"}});
+  std::vector<std::unique_ptr<Partial>> holders;
+  std::vector<std::unique_ptr<Partial>> heads;
+  std::vector<Partial*> head_ptrs;
+  for (size_t i = 0; i < 3; ++i) {
+    holders.push_back(stage->NewPartial());
+    auto b = rows.Batch(i, static_cast<uint32_t>(rng()));
+    stage->Add(b->batch(), *holders.back());
+    std::string bytes;
+    stage->EncodeHead(*holders.back(), &bytes);
+    heads.push_back(stage->NewPartial());
+    ASSERT_TRUE(stage->Decode(bytes, heads.back().get()).ok());
+    head_ptrs.push_back(heads.back().get());
+  }
+  int round = 0;
+  auto forge = [&](const std::vector<std::string>& queries, std::vector<std::string>* answers) {
+    ++round;
+    for (size_t i = 0; i < queries.size(); ++i) {
+      (*answers)[i].clear();
+      EXPECT_TRUE(stage->AnswerQuery(*holders[i], queries[i], &(*answers)[i]).ok());
+      if (round == 2) {
+        // The answer starts with the number of values sent (0: no thresholds asked): one
+        // value instead, group 0, "/forged", count 1.
+        EXPECT_EQ((*answers)[i][0], '\0');
+        (*answers)[i] = std::string("\x01\x00\x07/forged\x01", 11) + (*answers)[i].substr(1);
+      }
+    }
+    return Status::Ok();
+  };
+  const Status st = stage->CompleteHeads(head_ptrs, forge);
+  ASSERT_EQ(round, 2) << "the data must take a second round";
+  EXPECT_EQ(st.code(), StatusCode::kDataError) << st.message();
+  EXPECT_NE(st.message().find("not asked for"), std::string::npos) << st.message();
+  // Untouched: completing them properly still gives the right answer.
+  auto ask = [&](const std::vector<std::string>& queries, std::vector<std::string>* answers) {
+    for (size_t i = 0; i < queries.size(); ++i) {
+      (*answers)[i].clear();
+      EXPECT_TRUE(stage->AnswerQuery(*holders[i], queries[i], &(*answers)[i]).ok());
+    }
+    return Status::Ok();
+  };
+  ASSERT_TRUE(stage->CompleteHeads(head_ptrs, ask).ok());
+  auto all = stage->NewPartial();
+  for (size_t i = 0; i < 3; ++i) {
+    auto b = rows.Batch(i, 1);
+    stage->Add(b->batch(), *all);
+  }
+  for (size_t i = 1; i < heads.size(); ++i) stage->Merge(std::move(*heads[i]), *heads[0]);
+  EXPECT_EQ(Dump(stage->Finish(std::move(*heads[0]))), Dump(stage->Finish(std::move(*all))));
+}
+
 // A malformed query (every truncation of a real one, and a group the holder does not have) is
 // a kDataError, never a crash.
 TEST(AggregateHeads, AnswerQueryRejectsMalformedQueries) {
