@@ -12,6 +12,8 @@
 #include <cstring>
 #include <utility>
 
+#include "io/posix_io.h"
+
 namespace logpipe {
 namespace {
 
@@ -325,10 +327,7 @@ Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path) {
   if (path == "-") {
     return DecodeByMagic(std::make_unique<FdSource>("-", STDIN_FILENO, /*owned=*/false));
   }
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
+  int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     std::string hint;
@@ -362,10 +361,7 @@ Result<std::unique_ptr<ByteSource>> OpenInputRange(const std::string& path, uint
   const uint64_t limit = end >= begin ? end - begin : 0;
   Result<std::unique_ptr<ByteSource>> whole = OpenInput(path);  // its errors, its checks
   if (!whole.ok()) return whole.status();
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
+  int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return NoInputError(path + ": cannot open input: " + ErrnoText(errno) +
                         "; check that the file exists and is readable");

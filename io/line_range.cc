@@ -1,13 +1,13 @@
 #include "io/line_range.h"
 
-#include <errno.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <utility>
+
+#include "io/posix_io.h"
 
 namespace logpipe {
 namespace {
@@ -49,18 +49,7 @@ LineRangeSource::LineRangeSource(std::string name, int fd, const LineRange& rang
 }
 
 Result<size_t> LineRangeSource::ReadAt(uint64_t offset, char* buf, size_t n) {
-  for (;;) {
-    ssize_t got = pread(fd_, buf, n, static_cast<off_t>(offset));
-    if (got > 0) return static_cast<size_t>(got);
-    if (got < 0 && errno == EINTR) continue;
-    if (got == 0) {
-      return IoError(name_ + ": the file shrank during the run: bytes " + std::to_string(offset) +
-                     "-" + std::to_string(range_.limit) +
-                     " are gone (was it truncated?); run again when it is stable");
-    }
-    return IoError(name_ + ": read failed at byte " + std::to_string(offset) + ": " +
-                   strerror(errno) + "; check the disk or device holding it");
-  }
+  return PreadSome(fd_, name_, offset, buf, n, range_.limit);
 }
 
 Status LineRangeSource::Start() {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <utility>
 
+#include "io/posix_io.h"
+
 namespace logpipe {
 namespace {
 
@@ -30,10 +32,7 @@ std::string HolderPid(int fd) {
 }  // namespace
 
 Result<LockFile> LockFile::Acquire(const std::string& path) {
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-  } while (fd < 0 && errno == EINTR);
+  int fd = OpenRetrying(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
   if (fd < 0) {
     return CantCreateError("cannot open lock file " + path + ": " + std::strerror(errno) +
                            "; check that its directory exists and is writable");

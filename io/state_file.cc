@@ -12,6 +12,7 @@
 
 #include "io/atomic_file.h"
 #include "io/byte_source.h"
+#include "io/posix_io.h"
 
 namespace logpipe {
 namespace {
@@ -201,10 +202,7 @@ Result<FileIdentity> IdentifyFile(const std::string& path) {
 
 Result<uint64_t> EndOfLastLine(const std::string& path, uint64_t begin, uint64_t size) {
   if (size <= begin) return begin;
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
+  int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return NoInputError(path + ": cannot open input: " + std::strerror(errno) +
                         "; check that the file exists and is readable");
@@ -379,10 +377,7 @@ Result<StateFile> DecodeStateFile(std::string_view bytes, const std::string& pat
 }
 
 Result<std::optional<StateFile>> ReadStateFile(const std::string& path) {
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
+  int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<StateFile>();
     return NoInputError(path + ": cannot open the state file: " + std::strerror(errno) +

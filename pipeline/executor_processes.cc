@@ -61,6 +61,7 @@
 
 #include "io/chunker.h"
 #include "io/line_range.h"
+#include "io/posix_io.h"
 #include "pipeline/input_stream.h"
 #include "pipeline/processes_shard.h"
 #include "pipeline/processes_wire.h"
@@ -160,10 +161,7 @@ std::vector<InputInfo> ClassifyInputs(const std::vector<std::string>& inputs) {
     struct stat st;
     // stat first: opening a FIFO would block, and reading it would consume it.
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    int fd;
-    do {
-      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
+    int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     unsigned char m[4];
     size_t have = 0;

@@ -14,6 +14,7 @@
 
 #include "io/chunker.h"
 #include "io/line_range.h"
+#include "io/posix_io.h"
 #include "pipeline/work_item.h"
 
 namespace logpipe::processes {
@@ -87,10 +88,7 @@ Status OpenPlain(const ShardContext& ctx, uint64_t source, PlainFile* file) {
     if (file->fd >= 0) close(file->fd);
     file->fd = -1;
     file->source = UINT64_MAX;
-    int fd;
-    do {
-      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
+    int fd = OpenRetrying(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       return IoError(path + ": a worker process cannot open it: " + strerror(errno) +
                      "; was it removed or renamed during the run?");
@@ -117,23 +115,8 @@ Status ReadPlainChunk(const ShardContext& ctx, const ChunkPlace& p, PlainFile* f
   const std::string& path = (*ctx.inputs)[p.source];
   LOGPIPE_RETURN_IF_ERROR(OpenPlain(ctx, p.source, file));
   chunk->Reserve(p.size);
-  char* buf = chunk->mutable_data();
-  uint64_t done = 0;
-  while (done < p.size) {
-    ssize_t got = pread(file->fd, buf + done, p.size - done, static_cast<off_t>(p.offset + done));
-    if (got > 0) {
-      done += static_cast<uint64_t>(got);
-    } else if (got < 0 && errno == EINTR) {
-      continue;
-    } else if (got == 0) {
-      return IoError(path + ": the file shrank during the run: bytes " +
-                     std::to_string(p.offset + done) + "-" + std::to_string(p.offset + p.size) +
-                     " are gone (was it truncated?); run again when it is stable");
-    } else {
-      return IoError(path + ": read failed at byte " + std::to_string(p.offset + done) + ": " +
-                     strerror(errno) + "; check the disk or device holding it");
-    }
-  }
+  LOGPIPE_RETURN_IF_ERROR(
+      PreadFull(file->fd, path, p.offset, chunk->mutable_data(), static_cast<size_t>(p.size)));
   chunk->set_size(p.size);
   return Status::Ok();
 }
