@@ -13,6 +13,7 @@
 #include "pipeline/config_yaml.h"
 #include "pipeline/plan.h"
 #include "stages/report_format.h"
+#include "tests/pipeline/plan_from_yaml.h"
 #include "tests/support/compress.h"
 #include "tests/support/temp_dir.h"
 
@@ -20,6 +21,7 @@ namespace logpipe {
 namespace {
 
 using logpipe::testing::Gzip;
+using logpipe::testing::PlanFromYaml;
 using logpipe::testing::ReadFile;
 using logpipe::testing::SourcePath;
 using logpipe::testing::TempDir;
@@ -155,11 +157,7 @@ Plan MakePlan(const TempDir& dir, uint64_t chunk_bytes, int workers,
       dir.path() +
       "/records.jsonl, fields: [ip, status, path], "
       "line_numbers: true}\n";
-  Result<Config> config = LoadConfigString(yaml, "proc.yaml", {});
-  EXPECT_TRUE(config.ok()) << config.status().message();
-  Result<Plan> built = BuildPlan(std::move(config.value()));
-  EXPECT_TRUE(built.ok()) << built.status().message();
-  Plan plan = std::move(built.value());
+  Plan plan = PlanFromYaml(yaml, "proc.yaml");
   EXPECT_EQ(plan.segments.size(), 1u);
   plan.segments[0].model = ExecModel::kProcesses;
   plan.segments[0].workers = workers;

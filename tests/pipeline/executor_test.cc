@@ -20,11 +20,13 @@
 
 #include "pipeline/config_yaml.h"
 #include "pipeline/plan.h"
+#include "tests/pipeline/plan_from_yaml.h"
 #include "tests/support/temp_dir.h"
 
 namespace logpipe {
 namespace {
 
+using logpipe::testing::PlanFromYaml;
 using logpipe::testing::SourcePath;
 using logpipe::testing::TempDir;
 
@@ -71,11 +73,7 @@ Plan MakePlan(const TempDir& dir, ExecModel model, int workers) {
       "outputs:\n"
       "  - {kind: records, path: " +
       dir.path() + "/records.jsonl, fields: [ip, status, path]}\n";
-  Result<Config> config = LoadConfigString(yaml, "consumer.yaml", {});
-  EXPECT_TRUE(config.ok()) << config.status().message();
-  Result<Plan> built = BuildPlan(std::move(config.value()));
-  EXPECT_TRUE(built.ok()) << built.status().message();
-  Plan plan = std::move(built.value());
+  Plan plan = PlanFromYaml(yaml, "consumer.yaml");
   EXPECT_EQ(plan.segments.size(), 1u);
   plan.segments[0].model = model;
   plan.segments[0].workers = workers;

@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "pipeline/config_yaml.h"
+#include "tests/pipeline/plan_from_yaml.h"
 #include "tests/support/temp_dir.h"
 
 namespace logpipe {
 namespace {
 
+using testing::PlanFromYaml;
 using testing::TempDir;
 
 Plan MakePlan(const std::string& extra_outputs = "", const std::string& multiline = "") {
@@ -23,11 +25,7 @@ Plan MakePlan(const std::string& extra_outputs = "", const std::string& multilin
       "  - type: aggregate\n    metrics: {n: count}\noutputs:\n  - {path: "
       "out.json, format: json}\n" +
       extra_outputs;
-  Result<Config> config = LoadConfigString(yaml, "t.yaml", {});
-  EXPECT_TRUE(config.ok()) << config.status().message();
-  Result<Plan> plan = BuildPlan(std::move(config.value()));
-  EXPECT_TRUE(plan.ok()) << plan.status().message();
-  return std::move(plan.value());
+  return PlanFromYaml(yaml, "t.yaml");
 }
 
 // Random lines of 0..max_len letters; `start_every`: one line in that many
