@@ -141,12 +141,10 @@ Result<JobResult> RunJob(const Plan& plan, const RunOptions& options, JobProgres
   run.trace.set_keep_spans(!options.trace_path.empty());
   BatchRenderer renderer(plan, result.inputs);
   ProcessesExecutorStats processes;
-  const bool uses_processes = plan.segments.size() == 1 &&
-                              plan.segments[0].model == ExecModel::kProcesses;
-  // The partials go to Finish only, unless they are also stored (accumulate: the state file).
-  const bool partials_only_finished = !(incremental && plan.config.accumulate);
+  const bool uses_processes =
+      plan.segments.size() == 1 && plan.segments[0].model == ExecModel::kProcesses;
   std::unique_ptr<Executor> executor =
-      uses_processes ? NewProcessesExecutorWithStats(&processes, partials_only_finished)
+      uses_processes ? NewProcessesExecutorWithStats(&processes, plan.partials_only_finished())
                      : NewExecutor(plan);
   static const std::vector<InputRange> kWholeInputs;
   LOGPIPE_RETURN_IF_ERROR(executor->Run(plan, result.inputs,

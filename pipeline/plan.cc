@@ -571,6 +571,15 @@ std::string Plan::Explain() const {
                            "chunks itself (the parent does not read them)\n"
                          : "     plain files: the parent reads them and cuts the chunks, because " +
                                why + "\n";
+      const bool heads = std::any_of(aggregates.begin(), aggregates.end(),
+                                     [](const auto& a) { return a->HeadsNeedQueries(); });
+      if (heads) {
+        out += partials_only_finished()
+                   ? "     end of run: for fields only top(f, k) reads, shards send each group's k "
+                     "largest counts, then the values a threshold says could still make the top "
+                     "k (not every distinct value)\n"
+                   : "     end of run: shards send whole partials (accumulate stores them)\n";
+      }
     }
   }
   out += "memory bound: " + std::to_string(live_tokens) + " chunk" +

@@ -91,6 +91,10 @@ class Plan {
 
   // Stage i of the config is transforms[i] when i < transforms.size(), else
   // aggregates[i - transforms.size()].
+  // Whether the run's aggregate partials go to Finish only: not stored in the state file
+  // (accumulate), so process shards may send heads (Aggregate::EncodeHead) instead of them.
+  bool partials_only_finished() const { return !config.accumulate; }
+
   bool is_aggregate_stage(size_t i) const { return i >= transforms.size(); }
   size_t aggregate_index(size_t stage) const { return stage - transforms.size(); }
 

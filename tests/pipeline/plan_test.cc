@@ -94,6 +94,31 @@ TEST(Plan, ConsecutiveStagesWithTheSameModelFuseIntoOneSegment) {
       << explain;
 }
 
+// --explain says how process shards end a run: heads and threshold queries for a field only
+// top reads, whole partials when accumulate stores them, nothing when no such field exists.
+TEST(Plan, ExplainSaysHowProcessShardsSendTheirAggregates) {
+  const std::string stages =
+      "  - {type: parse, pattern: combined, exec: {model: processes, workers: 2}}\n";
+  Result<Plan> top = PlanFrom(stages + "  - {type: aggregate, metrics: {t: 'top(path, 3)'}}\n");
+  ASSERT_TRUE(top.ok()) << top.status().message();
+  EXPECT_TRUE(top->partials_only_finished());
+  EXPECT_NE(top->Explain().find("end of run: for fields only top(f, k) reads, shards send each "
+                                "group's k largest counts"),
+            std::string::npos)
+      << top->Explain();
+  Result<Plan> stored = PlanFrom(stages + "  - {type: aggregate, metrics: {t: 'top(path, 3)'}}\n",
+                                 "state: s.state\naccumulate: true\n");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_FALSE(stored->partials_only_finished());
+  EXPECT_NE(stored->Explain().find("end of run: shards send whole partials (accumulate"),
+            std::string::npos)
+      << stored->Explain();
+  Result<Plan> shared = PlanFrom(
+      stages + "  - {type: aggregate, metrics: {t: 'top(path, 3)', d: 'distinct(path)'}}\n");
+  ASSERT_TRUE(shared.ok()) << shared.status().message();
+  EXPECT_EQ(shared->Explain().find("end of run"), std::string::npos) << shared->Explain();
+}
+
 TEST(Plan, MultilineAddsTheEventLinesFieldAndTheChunkerPredicate) {
   Result<Plan> plan = PlanFrom(
       "  - type: parse\n"
