@@ -104,7 +104,7 @@ class AggregateStage : public Aggregate {
 
  private:
   AggregateStage();
-  struct Impl;  // defined in aggregate_stage.cc
+  struct Impl;  // stages/aggregate_state.h
   std::unique_ptr<Impl> impl_;
 };
 

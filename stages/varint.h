@@ -1,5 +1,5 @@
 #pragma once
-// LEB128 varints for the encoded aggregate partials and sketches (stages/aggregate_stage.cc,
+// LEB128 varints for the encoded aggregate partials and sketches (stages/aggregate_wire.cc,
 // hyperloglog.cc, log_histogram.cc): 7 bits a byte, low bits first, high bit set on every byte
 // but the last. GetVarint takes from the front of a string_view and returns false, consuming
 // nothing useful, when the bytes run out or the value does not fit in 64 bits: corrupt input is
