@@ -18,6 +18,7 @@
 namespace logpipe {
 
 using aggregate_internal::AggPartial;
+using aggregate_internal::AggregatePlan;
 using aggregate_internal::AppendRaw64;
 using aggregate_internal::BitsFloat;
 using aggregate_internal::CanonicalFloat;
@@ -115,8 +116,7 @@ uint64_t NumericValue(FieldType type, const Value& v) {
 
 }  // namespace
 
-void AggregateStage::Impl::AppendGroupKey(const RecordBatch& batch, uint32_t row,
-                                          std::string* out) const {
+void AggregatePlan::AppendGroupKey(const RecordBatch& batch, uint32_t row, std::string* out) const {
   for (const KeyPlan& k : keys) {
     const Value& v = batch.field(k.field, row);
     if (!v.present) {
@@ -147,7 +147,7 @@ void AggregateStage::Impl::AppendGroupKey(const RecordBatch& batch, uint32_t row
   }
 }
 
-void AggregateStage::Impl::KeyCells(std::string_view key, std::vector<Cell>* cells) const {
+void AggregatePlan::KeyCells(std::string_view key, std::vector<Cell>* cells) const {
   size_t pos = 0;
   for (const KeyPlan& k : keys) {
     const char tag = key[pos++];
@@ -182,7 +182,7 @@ void AggregateStage::Impl::KeyCells(std::string_view key, std::vector<Cell>* cel
   }
 }
 
-void AggregateStage::Impl::NewGroup(AggPartial& p) const {
+void AggregatePlan::NewGroup(AggPartial& p) const {
   p.rows.push_back(0);
   for (size_t m = 0; m < metrics.size(); ++m) {
     MetricState& s = p.metrics[m];
@@ -217,9 +217,9 @@ void AggregateStage::Impl::NewGroup(AggPartial& p) const {
   }
 }
 
-void AggregateStage::Impl::AddMetric(const MetricPlan& m, MetricState& s, const RecordBatch& batch,
-                                     const std::vector<uint32_t>& rows,
-                                     const std::vector<uint32_t>& row_group) const {
+void AggregatePlan::AddMetric(const MetricPlan& m, MetricState& s, const RecordBatch& batch,
+                              const std::vector<uint32_t>& rows,
+                              const std::vector<uint32_t>& row_group) const {
   if (m.kind == Kind::kCount || m.source >= 0) return;
   const size_t n = rows.size();
   switch (m.kind) {
@@ -289,7 +289,7 @@ void AggregateStage::Impl::AddMetric(const MetricPlan& m, MetricState& s, const 
   }
 }
 
-void AggregateStage::Impl::MergeInto(AggPartial& from, AggPartial& into) const {
+void AggregatePlan::MergeInto(AggPartial& from, AggPartial& into) const {
   const uint32_t nfrom = static_cast<uint32_t>(from.groups.size());
   into.remap.resize(nfrom);
   into.groups.Reserve(std::max<size_t>(into.groups.size(), nfrom));
@@ -366,8 +366,8 @@ void AggregateStage::Impl::MergeInto(AggPartial& from, AggPartial& into) const {
 
 // Hashed a window at a time, then looked up with prefetches (each lookup in a large table is a
 // cache miss).
-void AggregateStage::Impl::FoldValues(HashTable& ft, const std::vector<uint32_t>& remap, size_t src,
-                                      AggPartial& into) const {
+void AggregatePlan::FoldValues(HashTable& ft, const std::vector<uint32_t>& remap, size_t src,
+                               AggPartial& into) const {
   constexpr uint32_t kWindow = 1024;
   HashTable& it = into.values[src];
   it.Reserve(std::max(it.size(), ft.size()));
@@ -395,7 +395,7 @@ void AggregateStage::Impl::FoldValues(HashTable& ft, const std::vector<uint32_t>
 // group, then every value with count * n >= T in some table; a candidate's total is a lookup in
 // each table. Cost: two scans of each table, front to back, and n lookups per candidate, where
 // folding inserts every value of every part.
-bool AggregateStage::Impl::TopAcrossParts(
+bool AggregatePlan::TopAcrossParts(
     const AggPartial& p, const MetricPlan& m, uint32_t ngroups,
     std::vector<std::vector<std::pair<std::string, uint64_t>>>* out) const {
   constexpr uint32_t kNone = 0xffffffffu;
@@ -509,7 +509,7 @@ bool AggregateStage::Impl::TopAcrossParts(
   return true;
 }
 
-void AggregateStage::Impl::FoldParts(AggPartial& p) const {
+void AggregatePlan::FoldParts(AggPartial& p) const {
   for (AggPartial::Part& part : p.parts) {
     for (size_t src = 0; src < part.values.size(); ++src) {
       if (part.values[src].size() != 0) FoldValues(part.values[src], part.remap, src, p);

@@ -66,6 +66,10 @@
 
 namespace logpipe {
 
+namespace aggregate_internal {
+struct AggregatePlan;
+}  // namespace aggregate_internal
+
 class AggregateStage : public Aggregate {
  public:
   static Result<std::unique_ptr<AggregateStage>> Create(std::vector<GroupKeySpec> keys,
@@ -104,7 +108,7 @@ class AggregateStage : public Aggregate {
 
  private:
   AggregateStage();
-  struct Impl;  // stages/aggregate_state.h
+  using Impl = aggregate_internal::AggregatePlan;  // stages/aggregate_state.h
   std::unique_ptr<Impl> impl_;
 };
 

@@ -6,9 +6,9 @@
 // State of a partial (AggPartial): a HashTable of composite group keys giving each group a
 // dense id, per-group rows and per-metric state in vectors indexed by that id, and per value
 // source (a field read by distinct, top or pNN) a HashTable of (group id, value) -> count.
-// The plan (AggregateStage::Impl): the key and metric plans Create resolved against the
-// schema, and the operations on partials both files share.
-// Thread-safety: as AggregateStage: an Impl is read-only after Create; a partial is one
+// The plan (AggregatePlan, AggregateStage's Impl): the key and metric plans Create resolved
+// against the schema, and the operations on partials both files share.
+// Thread-safety: as AggregateStage: a plan is read-only after Create; a partial is one
 // worker's.
 
 #include <algorithm>
@@ -21,10 +21,14 @@
 #include <utility>
 #include <vector>
 
-#include "stages/aggregate_stage.h"
+#include "stages/aggregate_spec.h"
 #include "stages/hash_table.h"
 #include "stages/hyperloglog.h"
 #include "stages/log_histogram.h"
+#include "stages/record_batch.h"
+#include "stages/schema.h"
+#include "stages/stage.h"
+#include "stages/table.h"
 #include "stages/wide_sum.h"
 
 namespace logpipe {
@@ -176,14 +180,8 @@ void LargestPerGroup(const HashTable& t, uint64_t k, GroupOf group_of,
   }
 }
 
-}  // namespace aggregate_internal
-
-struct AggregateStage::Impl {
-  using AggPartial = aggregate_internal::AggPartial;
-  using KeyPlan = aggregate_internal::KeyPlan;
-  using MetricPlan = aggregate_internal::MetricPlan;
-  using MetricState = aggregate_internal::MetricState;
-
+// AggregateStage's Impl.
+struct AggregatePlan {
   std::vector<KeyPlan> keys;
   std::vector<MetricPlan> metrics;
   std::vector<size_t> source_field;  // value source -> schema field
@@ -195,7 +193,7 @@ struct AggregateStage::Impl {
   // value is in group 0 and the prefix is left out: 4 bytes less per distinct value.
   size_t value_prefix() const { return keys.empty() ? 0 : 4; }
   std::string_view ValuePrefix(const uint32_t* g) const {
-    return keys.empty() ? std::string_view() : aggregate_internal::GroupBytes(g);
+    return keys.empty() ? std::string_view() : GroupBytes(g);
   }
   uint32_t ValueGroup(std::string_view key) const {
     uint32_t g = 0;
@@ -241,4 +239,5 @@ struct AggregateStage::Impl {
   void Encode(AggPartial& p, bool head, std::string* out) const;
 };
 
+}  // namespace aggregate_internal
 }  // namespace logpipe

@@ -3,7 +3,7 @@
 // stages/stage.h. The bytes (varints are LEB128, stages/varint.h; "zz" is zigzagged):
 //   "LPAG" version(1)
 //   shape:  nkeys, per key: type byte, bucket_ms; nmetrics, per metric: kind byte, type byte
-//   groups: n, per group: key length, key bytes (AggregateStage::Impl::AppendGroupKey), rows,
+//   groups: n, per group: key length, key bytes (AggregatePlan::AppendGroupKey), rows,
 //           per metric: sum/avg: flags byte, low 64, next 64, high 64 bits (avg: then the
 //           number of values); min/max: has byte, then string length + bytes, float 8 raw
 //           bytes, or int/time zz; the sketches' own Encode; nothing for the others
@@ -28,6 +28,7 @@
 namespace logpipe {
 
 using aggregate_internal::AggPartial;
+using aggregate_internal::AggregatePlan;
 using aggregate_internal::AppendRaw64;
 using aggregate_internal::BitsFloat;
 using aggregate_internal::GroupBytes;
@@ -123,7 +124,7 @@ bool ReadValue(Reader& r, FieldType type, std::string* out) {
 
 }  // namespace
 
-bool AggregateStage::Impl::ValidKey(std::string_view key) const {
+bool AggregatePlan::ValidKey(std::string_view key) const {
   size_t pos = 0;
   for (const KeyPlan& k : keys) {
     if (pos >= key.size()) return false;
@@ -158,8 +159,8 @@ void AggregateStage::EncodeHead(Partial& base, std::string* out) const {
   impl_->Encode(static_cast<AggPartial&>(base), /*head=*/true, out);
 }
 
-void AggregateStage::Impl::Encode(AggPartial& p, bool head, std::string* out) const {
-  const Impl& impl = *this;
+void AggregatePlan::Encode(AggPartial& p, bool head, std::string* out) const {
+  const AggregatePlan& impl = *this;
   impl.FoldParts(p);  // the format has one table per source
   // Room for the value tables at once: their encoding (at most 25 bytes per value beside its
   // bytes) is smaller than the tables (48), and growing a string of tens of MiB by doubling
