@@ -25,6 +25,15 @@ inline const char kFixtureLines[] =
     "9.9.9.9 - bob [17/May/2015:11:00:00 +0000] \"HEAD / HTTP/1.0\" 503 - \"ref\" \"-\"\n"
     "not an access log line at all\n";
 
+// A chunk holding `lines` (complete lines, each ending in '\n').
+inline Chunk ChunkOf(const std::string& lines) {
+  Chunk chunk;
+  chunk.Reserve(lines.size());
+  std::memcpy(chunk.mutable_data(), lines.data(), lines.size());
+  chunk.set_size(lines.size());
+  return chunk;
+}
+
 inline Fixture* MakeFixture() {
   const std::string yaml =
       "version: 1\ninputs: [x.log]\nstages:\n"
@@ -37,12 +46,7 @@ inline Fixture* MakeFixture() {
   if (!config.ok()) std::abort();
   Result<Plan> plan = BuildPlan(std::move(config.value()));
   if (!plan.ok()) std::abort();
-  auto* f = new Fixture{std::move(plan.value()), Chunk()};
-  const size_t n = sizeof kFixtureLines - 1;
-  f->chunk.Reserve(n);
-  std::memcpy(f->chunk.mutable_data(), kFixtureLines, n);
-  f->chunk.set_size(n);
-  return f;
+  return new Fixture{std::move(plan.value()), ChunkOf(kFixtureLines)};
 }
 
 }  // namespace logpipe::fuzz
