@@ -1,7 +1,6 @@
 #include "stages/aggregate_stage.h"
 
 #include <algorithm>
-#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -21,8 +20,6 @@ using aggregate_internal::AggPartial;
 using aggregate_internal::AggregatePlan;
 using aggregate_internal::AppendRaw64;
 using aggregate_internal::BitsFloat;
-using aggregate_internal::CanonicalFloat;
-using aggregate_internal::FloatBits;
 using aggregate_internal::GroupBytes;
 using aggregate_internal::KeyPlan;
 using aggregate_internal::LargestPerGroup;
@@ -33,6 +30,20 @@ using aggregate_internal::ValueHash;
 using Kind = MetricSpec::Kind;
 
 namespace {
+
+// -0.0 -> 0.0 and every NaN -> one NaN, so equal values have equal bytes and min/max do not
+// depend on the order of the inputs.
+inline double CanonicalFloat(double f) {
+  if (f == 0) return 0.0;
+  if (std::isnan(f)) return std::numeric_limits<double>::quiet_NaN();
+  return f;
+}
+
+inline uint64_t FloatBits(double f) {
+  uint64_t u;
+  std::memcpy(&u, &f, 8);
+  return u;
+}
 
 // floor(ms / bucket) * bucket, toward -infinity, clamped to the int64 range.
 inline int64_t FloorToBucket(int64_t ms, int64_t bucket) {

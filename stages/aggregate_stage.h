@@ -30,9 +30,9 @@
 // Values compare by type: int and time fields by their integer, floats by value (-0 == 0, all
 // NaNs one value), strings by bytes. distinct/top/pNN therefore count " 200" and "200" of an
 // int field as one value; top shows ints in decimal, times as ISO 8601, floats shortest.
-// Exactness: int sums are 128-bit (a sum beyond int64 is reported as a float); float sums
-// are accumulated exactly in fixed point (each value rounded once to 1e-9 units, then a
-// 192-bit integer sum), so no result depends on the order of addition. NaN inputs make a float
+// Exactness: sums are 192-bit integers (stages/wide_sum.h): int sums exact (a sum beyond int64
+// is reported as a float); float sums accumulated exactly in fixed point (each value rounded
+// once to 1e-9 units), so no result depends on the order of addition. NaN inputs make a float
 // sum NaN; +-inf (or values beyond +-8e28) make it +-inf. min/max/pNN skip NaN.
 // Finish: one row per group, rows sorted by key (ints/floats numerically with NaN last,
 // times by instant, strings bytewise; absent before present); columns are the group_by

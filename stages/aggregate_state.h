@@ -7,15 +7,15 @@
 // dense id, per-group rows and per-metric state in vectors indexed by that id, and per value
 // source (a field read by distinct, top or pNN) a HashTable of (group id, value) -> count.
 // The plan (AggregatePlan, AggregateStage's Impl): the key and metric plans Create resolved
-// against the schema, and the operations on partials both files share.
+// against the schema, and its operations on partials, each defined in the file that uses it.
 // Thread-safety: as AggregateStage: a plan is read-only after Create; a partial is one
 // worker's.
+// Lifetime: views of keys and values (GroupBytes, ValuePrefix, ValueBytes) are views into the
+//   argument or a HashTable, valid as long as those are (stages/hash_table.h).
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,24 +36,10 @@ namespace aggregate_internal {
 
 using Kind = MetricSpec::Kind;
 
-// -0.0 -> 0.0 and every NaN -> one NaN, so equal values have equal bytes and min/max do not
-// depend on the order of the inputs.
-inline double CanonicalFloat(double f) {
-  if (f == 0) return 0.0;
-  if (std::isnan(f)) return std::numeric_limits<double>::quiet_NaN();
-  return f;
-}
-
 inline void AppendRaw64(uint64_t v, std::string* out) {
   char b[8];
   std::memcpy(b, &v, 8);
   out->append(b, 8);
-}
-
-inline uint64_t FloatBits(double f) {
-  uint64_t u;
-  std::memcpy(&u, &f, 8);
-  return u;
 }
 
 inline double BitsFloat(uint64_t u) {

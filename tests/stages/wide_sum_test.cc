@@ -25,6 +25,17 @@ TEST(WideSum, SmallIntegersFitInt64) {
   EXPECT_EQ(s.flags, 0);
 }
 
+TEST(WideSum, FitsInt64ToBothEndsOfItsRange) {
+  WideSum s;
+  s.Add(std::numeric_limits<int64_t>::min());
+  int64_t v = 0;
+  ASSERT_TRUE(s.FitsInt64(&v));
+  EXPECT_EQ(v, std::numeric_limits<int64_t>::min());
+  s.Add(-1);  // -2^63 - 1
+  EXPECT_FALSE(s.FitsInt64(&v));
+  EXPECT_EQ(s.ToDouble(), -9223372036854775808.0);  // rounds to -2^63
+}
+
 TEST(WideSum, SumsPastInt64AreExactAndReportedAsNotFitting) {
   WideSum s;
   s.Add(std::numeric_limits<int64_t>::max());
