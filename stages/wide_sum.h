@@ -10,6 +10,9 @@
 // FloatValue applies them: NaN, or both infinities, give NaN; one infinity gives it.
 // Merging two sums (AddSum) adds the integers and ORs the flags.
 // Thread-safety: a value type; no shared state.
+// Cost: a few integer operations per Add; 32 bytes; never allocates.
+// Errors: none. Past 2^191 in magnitude the integer wraps (only corrupt or adversarial input
+//   gets there: it takes 2^127 int64 values).
 
 #include <cmath>
 #include <cstdint>
